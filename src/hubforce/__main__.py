@@ -1,0 +1,3 @@
+from hubforce.cli import main
+
+main()

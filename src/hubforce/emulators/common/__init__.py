@@ -1,0 +1,1 @@
+"""Plumbing shared by both emulators: clock, stats, faults, limits, control API, serving."""

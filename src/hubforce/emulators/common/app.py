@@ -1,0 +1,50 @@
+"""Assembles an emulator app: the middleware order is written here, once.
+
+Outermost to innermost: server errors (the vendor's 500 body, never a traceback), request stats,
+fault injection, then the vendor routes and the control API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from fastapi import APIRouter, FastAPI, Request
+from starlette.responses import Response
+
+from hubforce.emulators.common.control import EmulatorBackend, build_control_router
+from hubforce.emulators.common.faults import FaultMiddleware, FaultRenderer
+from hubforce.emulators.common.stats import StatsMiddleware
+
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def build_emulator_app(
+    *,
+    title: str,
+    backend: EmulatorBackend,
+    routers: Sequence[APIRouter],
+    render_fault: FaultRenderer,
+    server_error: ExceptionHandler,
+    exception_handlers: dict[type[Exception], ExceptionHandler] | None = None,
+    default_latency_ms: Callable[[], int] = lambda: 0,
+) -> FastAPI:
+    """A FastAPI app with the shared plumbing around the vendor routers."""
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.backend = backend
+    for exc_type, handler in (exception_handlers or {}).items():
+        app.add_exception_handler(exc_type, handler)
+    # Registered for Exception, Starlette runs this in ServerErrorMiddleware (outermost).
+    app.add_exception_handler(Exception, server_error)
+    app.include_router(build_control_router(backend))
+    for router in routers:
+        app.include_router(router)
+    # add_middleware puts the last one added outermost.
+    app.add_middleware(
+        FaultMiddleware,
+        plan=backend.faults,
+        render=render_fault,
+        default_latency_ms=default_latency_ms,
+    )
+    vendor_routes = [route for router in routers for route in router.routes]
+    app.add_middleware(StatsMiddleware, stats=backend.stats, routes=lambda: vendor_routes)
+    return app
