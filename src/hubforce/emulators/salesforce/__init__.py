@@ -1,0 +1,1 @@
+"""The Salesforce REST/SOAP/Bulk API emulator."""
