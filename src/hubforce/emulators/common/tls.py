@@ -7,6 +7,8 @@ simple-salesforce always speaks https, so the emulators can serve TLS; clients t
 from __future__ import annotations
 
 import ipaddress
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,12 +37,33 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
+def _files_in(directory: Path) -> CertFiles:
+    return CertFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+
+
 def ensure_local_certificates(directory: Path) -> CertFiles:
-    """Create (once) a CA and a server certificate for loopback in `directory`."""
-    files = CertFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    """Create (once) a CA and a server certificate for loopback in `directory`.
+
+    Safe when several processes (test workers) race: each writes a complete set into a private
+    folder and renames it into place; the loser uses the winner's set.
+    """
+    files = _files_in(directory)
     if files.ca_file.exists() and files.cert_file.exists() and files.key_file.exists():
         return files
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".certs-", dir=directory.parent))
+    _write_certificates(_files_in(staging))
+    try:
+        staging.rename(directory)
+    except OSError:  # another process won the race (or a partial folder exists)
+        shutil.rmtree(staging, ignore_errors=True)
+        if not files.key_file.exists():
+            shutil.rmtree(directory, ignore_errors=True)
+            return ensure_local_certificates(directory)
+    return files
+
+
+def _write_certificates(files: CertFiles) -> None:
     now = datetime.now(UTC) - timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("hubforce emulator local CA")
@@ -108,4 +131,3 @@ def ensure_local_certificates(directory: Path) -> CertFiles:
         )
     )
     files.key_file.chmod(0o600)
-    return files

@@ -130,3 +130,18 @@ def test_app_counts_routes_injects_faults_and_hides_tracebacks() -> None:
         assert client.get("/__emulator__/state").json() == {"items": []}
         client.put("/__emulator__/state", json=state)
         assert client.get("/items/1").json() == {"item": "item-1"}
+
+
+def test_tls_server_is_trusted_through_the_generated_ca(tmp_path: Any) -> None:
+    backend = ToyBackend()
+    backend.seed({"count": 1})
+    with BackgroundServer(toy_app(backend), tls=True, cert_dir=tmp_path / "certs") as server:
+        assert server.url.startswith("https://127.0.0.1:")
+        assert server.certs is not None
+        import ssl
+
+        context = ssl.create_default_context(cafile=str(server.certs.ca_file))
+        with httpx.Client(base_url=server.url, verify=context) as client:
+            assert client.get("/items/0").json() == {"item": "item-0"}
+        with httpx.Client(base_url=server.url) as untrusting, pytest.raises(httpx.ConnectError):
+            untrusting.get("/items/0")
