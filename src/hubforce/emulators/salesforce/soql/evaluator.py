@@ -1,0 +1,199 @@
+"""Run a compiled query: filter, order, slice, and render rows as the REST API and Bulk CSV do."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hubforce.emulators.salesforce.soql import ast
+from hubforce.emulators.salesforce.soql.compiler import Getter, Predicate, Resolver, follow
+from hubforce.emulators.salesforce.soql.errors import MalformedQueryError, point_at
+from hubforce.emulators.salesforce.soql.parser import parse_soql
+from hubforce.emulators.salesforce.soql.schema import (
+    Column,
+    Hop,
+    ParentFetch,
+    Row,
+    SchemaLookup,
+    value_kind,
+)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One ORDER BY key compiled to a tuple-producing function."""
+
+    key: Callable[[Row], tuple[int, Any]]
+    descending: bool
+
+
+@dataclass
+class _Shape:
+    """The nested output of a SELECT list: direct fields and parent objects, in query order."""
+
+    fields: dict[str, Column | _Parent] = field(default_factory=dict)
+
+
+@dataclass
+class _Parent:
+    hop: Hop
+    shape: _Shape
+
+
+@dataclass
+class CompiledQuery:
+    """A query bound to the schema: what to read, keep, order and return."""
+
+    sobject: str
+    count: bool
+    columns: list[Column]
+    predicate: Predicate | None
+    order: list[SortKey]
+    limit: int | None
+    offset: int
+    fetch: ParentFetch
+    shape: _Shape
+    getters: list[Getter]
+
+    def run(self, rows: Iterable[Row], *, include_deleted: bool = False) -> list[Row]:
+        """The matching rows in result order, after OFFSET and LIMIT."""
+        pred = self.predicate
+        if include_deleted:
+            kept = list(rows) if pred is None else [r for r in rows if pred(r)]
+        elif pred is None:
+            kept = [r for r in rows if not r.get("IsDeleted")]
+        else:
+            kept = [r for r in rows if not r.get("IsDeleted") and pred(r)]
+        end = None if self.limit is None else self.offset + self.limit
+        kept = _ordered(kept, self.order, end)
+        return kept[self.offset : end]
+
+    def render(self, row: Row, version: str) -> dict[str, Any]:
+        """One record as the REST query result shows it, parents nested with attributes."""
+        return _render(row, self.sobject, self.shape, version, self.fetch)
+
+    def flat(self, row: Row) -> list[Any]:
+        """One record as a list of values in SELECT order (for Bulk CSV)."""
+        return [get(row) for get in self.getters]
+
+
+def compile_query(
+    text: str, lookup: SchemaLookup, fetch: ParentFetch, now: datetime
+) -> CompiledQuery:
+    """Parse and bind a SOQL statement; raises SoqlError subclasses with the API's messages."""
+    query = parse_soql(text)
+    resolver = Resolver(query, lookup, fetch, now)
+    columns: list[Column] = []
+    seen: set[str] = set()
+    for path in query.fields:
+        column = resolver.column(path)
+        if column.header.lower() in seen:
+            raise MalformedQueryError(
+                point_at(
+                    text,
+                    path.pos.line,
+                    path.pos.column,
+                    f"duplicate field selected: {column.header}",
+                )
+            )
+        seen.add(column.header.lower())
+        columns.append(column)
+    order = [_sort_key(resolver, key) for key in query.order_by]
+    return CompiledQuery(
+        sobject=resolver.root.name,
+        count=query.count,
+        columns=columns,
+        predicate=resolver.predicate(query.where) if query.where is not None else None,
+        order=order,
+        limit=query.limit,
+        offset=query.offset or 0,
+        fetch=fetch,
+        shape=_shape_of(columns),
+        getters=[resolver.getter(c) for c in columns],
+    )
+
+
+def _sort_key(resolver: Resolver, item: ast.OrderKey) -> SortKey:
+    column = resolver.column(item.field)
+    get = resolver.getter(column)
+    # Defaults as in the API: nulls first when ascending, last when descending.
+    nulls_first = (not item.descending) if item.nulls_first is None else item.nulls_first
+    # Keys are sorted in the key's direction, so "first" flips with DESC.
+    null_rank = 0 if nulls_first != item.descending else 2
+    null_key = (null_rank, 0)
+    if value_kind(column.type) == "string":
+        return SortKey(
+            lambda row: null_key if (v := get(row)) is None else (1, v.casefold()),
+            item.descending,
+        )
+    return SortKey(lambda row: null_key if (v := get(row)) is None else (1, v), item.descending)
+
+
+def _ordered(rows: list[Row], order: list[SortKey], end: int | None) -> list[Row]:
+    if not order:
+        return rows
+    if len({k.descending for k in order}) == 1:
+        keys = [k.key for k in order]
+        descending = order[0].descending
+        key: Callable[[Row], Any] = (
+            keys[0] if len(keys) == 1 else (lambda row: tuple(k(row) for k in keys))
+        )
+        if end is not None and end < len(rows) // 4:
+            # Top-k selection is much cheaper than a full sort for LIMIT queries.
+            pick = heapq.nlargest if descending else heapq.nsmallest
+            return pick(end, rows, key=key)
+        return sorted(rows, key=key, reverse=descending)
+    # Mixed directions: stable sorts from the last key to the first.
+    result = list(rows)
+    for sort_key in reversed(order):
+        result.sort(key=sort_key.key, reverse=sort_key.descending)
+    return result
+
+
+def _shape_of(columns: list[Column]) -> _Shape:
+    root = _Shape()
+    for column in columns:
+        shape = root
+        for hop in column.hops:
+            node = shape.fields.get(hop.relationship)
+            if not isinstance(node, _Parent):
+                node = _Parent(hop, _Shape())
+                shape.fields[hop.relationship] = node
+            shape = node.shape
+        shape.fields[column.field] = column
+    return root
+
+
+def _render(
+    row: Row, sobject: str, shape: _Shape, version: str, fetch: ParentFetch
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "attributes": {
+            "type": sobject,
+            "url": f"/services/data/v{version}/sobjects/{sobject}/{row.get('Id')}",
+        }
+    }
+    for name, node in shape.fields.items():
+        if isinstance(node, Column):
+            out[name] = row.get(name)
+            continue
+        parent = follow(row, node.hop, fetch)
+        if parent is None:
+            out[name] = None
+            continue
+        parent_type = _parent_type(node.hop, parent, fetch)
+        out[name] = _render(parent, parent_type, node.shape, version, fetch)
+    return out
+
+
+def _parent_type(hop: Hop, parent: Row, fetch: ParentFetch) -> str:
+    if len(hop.targets) == 1:
+        return hop.targets[0]
+    parent_id = parent.get("Id")
+    for target in hop.targets:
+        if parent_id and fetch(target, parent_id) is parent:
+            return target
+    return hop.targets[0]

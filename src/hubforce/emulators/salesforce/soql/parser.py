@@ -1,0 +1,194 @@
+"""Parse SOQL text into the `ast` dataclasses, with Salesforce-shaped syntax errors."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import cast
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from hubforce.emulators.salesforce.soql import ast
+from hubforce.emulators.salesforce.soql.errors import MalformedQueryError, point_at
+from hubforce.emulators.salesforce.soql.grammar import SOQL_GRAMMAR
+
+MAX_OFFSET = 2000
+
+Node = Tree[Token] | Token
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    # Built once per process: LALR table construction is the expensive part.
+    return Lark(SOQL_GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=False)
+
+
+def parse_soql(text: str) -> ast.Query:
+    """Parse one SOQL statement or raise MalformedQueryError pointing at the problem."""
+    if not text.strip():
+        raise MalformedQueryError("unexpected token: '<EOF>'")
+    try:
+        tree = _lark().parse(text)
+    except UnexpectedInput as exc:
+        raise _syntax_error(text, exc) from None
+    return _Builder(text).query(tree)
+
+
+def _syntax_error(text: str, exc: UnexpectedInput) -> MalformedQueryError:
+    if isinstance(exc, UnexpectedToken):
+        token = exc.token
+        shown = "<EOF>" if token.type == "$END" else str(token)
+        line, column = exc.line, exc.column
+        if token.type == "$END":
+            lines = text.rstrip().split("\n")
+            line, column = len(lines), len(lines[-1]) + 1
+    elif isinstance(exc, UnexpectedCharacters):
+        shown = _word_at(text, exc.pos_in_stream or 0)
+        line, column = exc.line, exc.column
+    elif isinstance(exc, UnexpectedEOF):
+        shown, line, column = "<EOF>", 1, len(text) + 1
+    else:  # pragma: no cover - lark has no other UnexpectedInput subclasses
+        shown, line, column = "?", 1, 1
+    message = f"unexpected token: '{shown}'"
+    if line == 1 and column == 1:
+        # The API answers a query that is wrong from its first word without an excerpt.
+        return MalformedQueryError(message)
+    return MalformedQueryError(point_at(text, line, column, message))
+
+
+def _word_at(text: str, index: int) -> str:
+    end = index + 1
+    while (
+        end < len(text) and not text[end].isspace() and text[index].isalnum() == text[end].isalnum()
+    ):
+        end += 1
+    return text[index:end]
+
+
+def _pos(token: Token) -> ast.Position:
+    return ast.Position(line=token.line or 1, column=token.column or 1)
+
+
+class _Builder:
+    """Turns lark's parse tree into ast dataclasses."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def query(self, tree: Tree[Token]) -> ast.Query:
+        clauses = {cast(Tree[Token], c).data: cast(Tree[Token], c) for c in tree.children}
+        select = clauses["select_clause"].children[1]
+        assert isinstance(select, Tree)
+        count = select.data == "count_select"
+        fields = () if count else tuple(self.field_path(c) for c in _trees(select))
+        from_token = cast(Token, clauses["from_clause"].children[1])
+        where = None
+        if "where_clause" in clauses:
+            where = self.condition(clauses["where_clause"].children[1])
+        order_by: tuple[ast.OrderKey, ...] = ()
+        if "order_clause" in clauses:
+            order_by = tuple(self.order_item(c) for c in _trees(clauses["order_clause"]))
+        limit = self.integer(clauses.get("limit_clause"))
+        offset = self.integer(clauses.get("offset_clause"))
+        query = ast.Query(
+            text=self.text,
+            fields=fields,
+            count=count,
+            sobject=str(from_token),
+            sobject_pos=_pos(from_token),
+            where=where,
+            order_by=order_by,
+            limit=limit,
+            offset=offset,
+        )
+        self.check_clauses(query, clauses)
+        return query
+
+    def check_clauses(self, query: ast.Query, clauses: dict[str, Tree[Token]]) -> None:
+        if query.count and query.order_by:
+            token = cast(Token, clauses["order_clause"].children[0])
+            raise MalformedQueryError(
+                point_at(
+                    self.text,
+                    token.line or 1,
+                    token.column or 1,
+                    "ORDER BY not allowed with COUNT()",
+                )
+            )
+        if query.offset is not None and query.offset > MAX_OFFSET:
+            token = cast(Token, clauses["offset_clause"].children[1])
+            raise MalformedQueryError(
+                point_at(
+                    self.text,
+                    token.line or 1,
+                    token.column or 1,
+                    f"Maximum SOQL offset allowed is {MAX_OFFSET}",
+                )
+            )
+
+    def integer(self, clause: Tree[Token] | None) -> int | None:
+        if clause is None:
+            return None
+        return int(cast(Token, clause.children[1]))
+
+    def field_path(self, node: Node) -> ast.FieldPath:
+        assert isinstance(node, Tree)
+        tokens = [cast(Token, t) for t in node.children]
+        return ast.FieldPath(parts=tuple(str(t) for t in tokens), pos=_pos(tokens[0]))
+
+    def order_item(self, node: Tree[Token]) -> ast.OrderKey:
+        field = self.field_path(node.children[0])
+        descending = False
+        nulls_first: bool | None = None
+        for child in _trees(node)[1:]:
+            word = str(child.children[-1]).upper()
+            if child.data == "direction":
+                descending = word == "DESC"
+            else:
+                nulls_first = word == "FIRST"
+        return ast.OrderKey(field=field, descending=descending, nulls_first=nulls_first)
+
+    def condition(self, node: Node) -> ast.Condition:
+        assert isinstance(node, Tree)
+        kind = node.data
+        if kind in ("and_cond", "or_cond"):
+            operands = tuple(self.condition(c) for c in _trees(node))
+            return ast.And(operands) if kind == "and_cond" else ast.Or(operands)
+        if kind == "not_cond":
+            return ast.Not(self.condition(node.children[1]))
+        field = self.field_path(node.children[0])
+        if kind == "compare":
+            op = str(node.children[1])
+            op = "!=" if op == "<>" else op
+            return ast.Comparison(field, cast(ast.CompareOp, op), self.value(node.children[2]))
+        if kind == "like":
+            return ast.Comparison(field, "LIKE", self.value(node.children[2]))
+        values = tuple(self.value(c) for c in _trees(node.children[-1]))
+        return ast.InList(field, values, negated=kind == "not_in_list")
+
+    def value(self, node: Node) -> ast.Value:
+        assert isinstance(node, Tree)
+        token = cast(Token, node.children[0])
+        pos, text = _pos(token), str(token)
+        match node.data:
+            case "string":
+                return ast.StringLit(text[1:-1], pos)
+            case "number":
+                is_float = "." in text
+                return ast.NumberLit(float(text) if is_float else int(text), pos)
+            case "true" | "false":
+                return ast.BoolLit(node.data == "true", pos)
+            case "null":
+                return ast.NullLit(pos)
+            case "datetime":
+                return ast.DateTimeLit(text, pos)
+            case "date":
+                return ast.DateLit(text, pos)
+            case _:
+                name, _, n = text.upper().partition(":")
+                return ast.RelativeDate(name, int(n) if n else None, pos)
+
+
+def _trees(node: Node) -> list[Tree[Token]]:
+    assert isinstance(node, Tree)
+    return [c for c in node.children if isinstance(c, Tree)]
