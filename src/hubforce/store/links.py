@@ -1,0 +1,259 @@
+"""Links between a HubSpot record and a Salesforce record, with each side's last-synced snapshot.
+
+Invariant 1 (no duplicates) is held by two unique constraints per object pair: one on the
+HubSpot id, one on the Salesforce id. Every method works on batches: ids are looked up with
+chunked IN lists and rows are written with executemany, never one round trip per record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+
+from hubforce.errors import StoreError
+from hubforce.store.session import Connect, chunks, now_ms
+from hubforce.store.tables import JsonText, links
+from hubforce.sync.model import Link, Side, Snapshot
+
+
+class LinkConflict(StoreError):
+    """A write would link a record to a second record on the other side (invariant 1)."""
+
+
+class LinkLike(Protocol):
+    """Anything shaped like `hubforce.sync.model.Link` (the planner's links are accepted as is)."""
+
+    @property
+    def pair(self) -> str: ...
+    @property
+    def hubspot_id(self) -> str: ...
+    @property
+    def salesforce_type(self) -> str: ...
+    @property
+    def salesforce_id(self) -> str: ...
+    @property
+    def snapshot(self) -> Snapshot | None: ...
+
+
+@dataclass(slots=True)
+class StoredLink(Link):
+    """A `Link` as the store keeps it: plus when it was made and whether one side was deleted."""
+
+    deleted_on: Side | None = None
+    deleted_at: int | None = None
+    created_at: int = 0
+    updated_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SalesforceMove:
+    """A Salesforce record replaced by another: a merge (MasterRecordId) or a Lead conversion."""
+
+    old_id: str
+    new_type: str
+    new_id: str
+
+
+@dataclass(slots=True)
+class RelinkOutcome:
+    """What a relink did: links moved to the new id, and links dropped because the new id was
+    already linked to another record (the surviving link is kept; the dropped one's other-side
+    record is now unlinked and left to the engine)."""
+
+    moved: list[StoredLink] = field(default_factory=list)
+    dropped: list[StoredLink] = field(default_factory=list)
+
+
+def _side_column(side: str) -> Any:
+    return links.c.hubspot_id if Side(side) is Side.HUBSPOT else links.c.salesforce_id
+
+
+def _to_link(row: Row[Any]) -> StoredLink:
+    hs, sf = row.hubspot_snapshot, row.salesforce_snapshot
+    return StoredLink(
+        pair=row.pair,
+        hubspot_id=row.hubspot_id,
+        salesforce_type=row.salesforce_type,
+        salesforce_id=row.salesforce_id,
+        snapshot=None if hs is None and sf is None else Snapshot(hs or {}, sf or {}),
+        deleted_on=None if row.deleted_on is None else Side(row.deleted_on),
+        deleted_at=row.deleted_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _snapshots(link: LinkLike) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    snap = link.snapshot
+    return (None, None) if snap is None else (snap.hubspot, snap.salesforce)
+
+
+_UPDATE = (
+    update(links)
+    .where(links.c.id == bindparam("b_id"))
+    .values(
+        hubspot_snapshot=bindparam("b_hs", type_=JsonText),
+        salesforce_snapshot=bindparam("b_sf", type_=JsonText),
+        deleted_on=None,
+        deleted_at=None,
+        updated_at=bindparam("b_at"),
+    )
+)
+
+
+class LinkRepository:
+    """Bulk reads and writes of links; one instance per `Store` or unit of work."""
+
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+
+    def get_many(
+        self, pair: str, side: str, ids: Iterable[str], *, include_deleted: bool = True
+    ) -> dict[str, StoredLink]:
+        """Links of `pair` whose `side` id is in `ids`, keyed by that id (missing ids absent)."""
+        wanted = list(dict.fromkeys(ids))
+        column = _side_column(side)
+        found: dict[str, StoredLink] = {}
+        with self._connect() as conn:
+            for part in chunks(wanted):
+                stmt = select(links).where(links.c.pair == pair, column.in_(part))
+                if not include_deleted:
+                    stmt = stmt.where(links.c.deleted_on.is_(None))
+                for row in conn.execute(stmt):
+                    link = _to_link(row)
+                    key = link.hubspot_id if column is links.c.hubspot_id else link.salesforce_id
+                    found[key] = link
+        return found
+
+    def get(self, pair: str, side: str, record_id: str) -> StoredLink | None:
+        """The link of one record, or None."""
+        return self.get_many(pair, side, [record_id]).get(record_id)
+
+    def upsert_many(self, batch: Sequence[LinkLike], *, now: int | None = None) -> None:
+        """Insert new links and replace the snapshots of existing ones (matched by HubSpot id).
+
+        Raises LinkConflict (and the transaction is rolled back) when a HubSpot id is already
+        linked to another Salesforce record, or a Salesforce id to another HubSpot record:
+        changing a link is `relink_*`'s job, never a side effect of an upsert.
+        """
+        if not batch:
+            return
+        at = now_ms(now)
+        with self._connect() as conn:
+            by_pair: dict[str, dict[str, LinkLike]] = {}
+            for link in batch:
+                group = by_pair.setdefault(link.pair, {})
+                prior = group.get(link.hubspot_id)
+                if prior is not None and prior.salesforce_id != link.salesforce_id:
+                    raise LinkConflict(
+                        f"{link.pair}: HubSpot record {link.hubspot_id} appears twice in one "
+                        f"batch, linked to {prior.salesforce_id} and {link.salesforce_id}",
+                        "the planner must produce one link per record",
+                    )
+                group[link.hubspot_id] = link
+            for pair, group in by_pair.items():
+                self._upsert_pair(conn, pair, group, at)
+
+    def _upsert_pair(
+        self, conn: Connection, pair: str, group: Mapping[str, LinkLike], at: int
+    ) -> None:
+        existing = _ids_by(conn, pair, links.c.hubspot_id, list(group))
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for hubspot_id, link in group.items():
+            hs, sf = _snapshots(link)
+            known = existing.get(hubspot_id)
+            if known is None:
+                inserts.append(
+                    {
+                        "pair": pair,
+                        "hubspot_id": hubspot_id,
+                        "salesforce_type": link.salesforce_type,
+                        "salesforce_id": link.salesforce_id,
+                        "hubspot_snapshot": hs,
+                        "salesforce_snapshot": sf,
+                        "created_at": at,
+                        "updated_at": at,
+                    }
+                )
+            elif known[2] != link.salesforce_id:
+                raise LinkConflict(
+                    f"{pair}: HubSpot record {hubspot_id} is already linked to Salesforce "
+                    f"{known[1]} {known[2]}, not {link.salesforce_type} {link.salesforce_id}",
+                    "use relink_salesforce for merges and Lead conversions",
+                )
+            else:
+                updates.append({"b_id": known[0], "b_hs": hs, "b_sf": sf, "b_at": at})
+        if inserts:
+            taken = _ids_by(
+                conn, pair, links.c.salesforce_id, [r["salesforce_id"] for r in inserts]
+            )
+            if taken or len({r["salesforce_id"] for r in inserts}) < len(inserts):
+                raise LinkConflict(
+                    f"{pair}: Salesforce record(s) already linked to another HubSpot record: "
+                    + ", ".join(sorted(taken) or ["(twice in this batch)"])[:500],
+                    "match against existing links before creating new ones",
+                )
+            conn.execute(insert(links), inserts)
+        if updates:
+            conn.execute(_UPDATE, updates)
+
+    def relink_hubspot(
+        self, pair: str, moves: Mapping[str, str], *, now: int | None = None
+    ) -> RelinkOutcome:
+        """Re-key links after HubSpot merges: `moves` maps an old HubSpot id to the survivor's."""
+        raise NotImplementedError
+
+    def relink_salesforce(
+        self, pair: str, moves: Sequence[SalesforceMove], *, now: int | None = None
+    ) -> RelinkOutcome:
+        """Re-key links after Salesforce merges (MasterRecordId) or Lead -> Contact conversion."""
+        raise NotImplementedError
+
+    def unlink(self, pair: str, side: str, ids: Iterable[str]) -> list[StoredLink]:
+        """Forget the links of these records (ids on `side`); returns the links removed."""
+        raise NotImplementedError
+
+    def mark_deleted(
+        self, pair: str, side: str, ids: Iterable[str], *, now: int | None = None
+    ) -> int:
+        """Flag links whose record on `side` was deleted (kept, so nothing is re-created)."""
+        raise NotImplementedError
+
+    def count(self, pair: str | None = None) -> dict[str, int]:
+        """Number of live (not deleted) links per pair."""
+        stmt = select(links.c.pair, func.count()).where(links.c.deleted_on.is_(None))
+        if pair is not None:
+            stmt = stmt.where(links.c.pair == pair)
+        with self._connect() as conn:
+            return {p: n for p, n in conn.execute(stmt.group_by(links.c.pair)).tuples()}
+
+    def iter_pair(self, pair: str, *, batch_size: int = 1000) -> Iterator[list[StoredLink]]:
+        """All links of `pair` in pages (keyset on the row id), for reconciles and exports."""
+        raise NotImplementedError
+
+
+def _ids_by(
+    conn: Connection, pair: str, column: Any, ids: Sequence[str]
+) -> dict[str, tuple[int, str, str]]:
+    """(row id, salesforce_type, salesforce_id) of existing links, keyed by `column`'s value."""
+    found: dict[str, tuple[int, str, str]] = {}
+    cols = (links.c.id, links.c.salesforce_type, links.c.salesforce_id, column)
+    for part in chunks(ids):
+        stmt = select(*cols).where(links.c.pair == pair, column.in_(part))
+        for row_id, sf_type, sf_id, key in conn.execute(stmt).tuples():
+            found[key] = (row_id, sf_type, sf_id)
+    return found
+
+
+__all__ = [
+    "LinkConflict",
+    "LinkLike",
+    "LinkRepository",
+    "RelinkOutcome",
+    "SalesforceMove",
+    "StoredLink",
+]

@@ -1,0 +1,232 @@
+"""The state store's tables (SQLAlchemy Core) and the JSON codec for canonical values.
+
+Times are epoch milliseconds (BigInteger) everywhere, so comparisons never depend on a
+database's timezone handling. Snapshots, counts and audit values are JSON text written by
+`JsonText`, which round-trips the canonical value types exactly (Decimal, date, datetime,
+sets, tuples): a value read back must compare equal to the one written, or the planner would
+see a change that never happened and the engine would loop.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+_PLAIN = (str, int, bool, float, type(None))
+
+
+def encode_value(value: Any) -> Any:
+    """Turn one canonical value into a JSON-native structure, tagging non-JSON types."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is Decimal:
+        return {"$dec": str(value)}
+    if kind is datetime:
+        return {"$dt": value.isoformat()}
+    if kind is date:
+        return {"$date": value.isoformat()}
+    if kind in (set, frozenset):
+        return {"$set": sorted((encode_value(v) for v in value), key=repr)}
+    if kind is tuple:
+        return {"$tuple": [encode_value(v) for v in value]}
+    if kind is list:
+        return [encode_value(v) for v in value]
+    if kind is dict:
+        return {str(k): encode_value(v) for k, v in value.items()}
+    if isinstance(value, str):  # StrEnum members and other str subclasses
+        return str(value)
+    raise TypeError(f"cannot store a {kind.__name__} as a canonical value: {value!r}")
+
+
+def _decode_tagged(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        ((tag, inner),) = obj.items()
+        if tag == "$dec":
+            return Decimal(inner)
+        if tag == "$dt":
+            return datetime.fromisoformat(inner)
+        if tag == "$date":
+            return date.fromisoformat(inner)
+        if tag == "$set":
+            return frozenset(inner)
+        if tag == "$tuple":
+            return tuple(inner)
+    return obj
+
+
+def dumps(value: Any) -> str:
+    """Serialise a value (usually a dict of field -> canonical value) to compact JSON."""
+    return json.dumps(encode_value(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str) -> Any:
+    """Inverse of `dumps`: tagged objects come back as Decimal, date, frozenset, tuple..."""
+    return json.loads(text, object_hook=_decode_tagged)
+
+
+class JsonText(TypeDecorator[Any]):
+    """JSON stored as TEXT on every backend, written with `dumps` and read with `loads`."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else dumps(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else loads(value)
+
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    Column("counts", JsonText, nullable=False),
+    Column("message", Text, nullable=True),
+    Index(None, "started_at"),
+)
+
+# One row per linked pair of records. Invariant 1 (no duplicates) lives in the two unique
+# constraints: a HubSpot record and a Salesforce record each appear in at most one link per pair.
+links = Table(
+    "links",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pair", String(64), nullable=False),
+    Column("hubspot_id", String(64), nullable=False),
+    Column("salesforce_type", String(64), nullable=False),
+    Column("salesforce_id", String(32), nullable=False),
+    # Each side's last-synced image of the canonical values; both NULL until the first sync.
+    Column("hubspot_snapshot", JsonText, nullable=True),
+    Column("salesforce_snapshot", JsonText, nullable=True),
+    Column("deleted_on", String(16), nullable=True),
+    Column("deleted_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("pair", "hubspot_id"),
+    # salesforce_id first after pair so lookups by (pair, salesforce_id) use this index.
+    UniqueConstraint("pair", "salesforce_id", "salesforce_type"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("pair", String(64), nullable=False),
+    Column("side", String(16), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("pair", "side"),
+)
+
+intents = Table(
+    "intents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pair", String(64), nullable=False),
+    Column("target_side", String(16), nullable=False),
+    Column("source_id", String(64), nullable=False),
+    Column("source_type", String(64), nullable=True),
+    Column("target_type", String(64), nullable=True),
+    Column("idempotency_key", String(128), nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("target_id", String(64), nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("resolved_at", BigInteger, nullable=True),
+    UniqueConstraint("pair", "target_side", "source_id"),
+    Index(None, "status", "pair"),
+)
+
+failures = Table(
+    "failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pair", String(64), nullable=False),
+    Column("side", String(16), nullable=False),
+    Column("operation", String(16), nullable=False),
+    Column("record_key", String(200), nullable=False),
+    Column("hubspot_id", String(64), nullable=True),
+    Column("salesforce_type", String(64), nullable=True),
+    Column("salesforce_id", String(32), nullable=True),
+    Column("category", String(32), nullable=False),
+    Column("api_code", String(128), nullable=True),
+    Column("message", Text, nullable=False),
+    Column("fields", JsonText, nullable=False),
+    Column("remediation", Text, nullable=False),
+    Column("retryable", Boolean, nullable=False),
+    Column("group_key", String(40), nullable=False),
+    Column("group_pattern", Text, nullable=False),
+    Column("first_seen", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=True),
+    Column("retry_requested", Boolean, nullable=False),
+    Column("resolved_at", BigInteger, nullable=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    UniqueConstraint("pair", "side", "record_key"),
+    Index(None, "group_key"),
+    Index(None, "resolved_at", "next_attempt_at"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    Column("at", BigInteger, nullable=False),
+    Column("pair", String(64), nullable=False),
+    Column("side", String(16), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("field", String(128), nullable=False),
+    Column("old_value", JsonText, nullable=True),
+    Column("new_value", JsonText, nullable=True),
+    Column("rule", String(64), nullable=False),
+    Index(None, "run_id"),
+    Index(None, "pair", "side", "record_id"),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
