@@ -1,0 +1,209 @@
+"""Per-side API budget: pace inside burst windows, slow down near the daily share, then pause.
+
+The governor sits before every request (`before(kind)`) and reads every response's usage headers
+(`after(kind, response)`). Burst windows are counted locally from our own sends, so the limit is
+never reached by us (HubSpot's ten-second window; the search API's per-second limit). The daily
+budget is `share` of the side's daily limit as the API reports it (HubSpot
+`X-HubSpot-RateLimit-Daily[-Remaining]`, Salesforce `Sforce-Limit-Info: api-usage=U/M`): past
+`slow_at` of that budget sends are spread over the time left until the reset; at the budget the
+governor raises RateLimited(window="budget") instead of sending, and the cycle pauses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from hubforce.errors import RateLimited
+
+Sleep = Callable[[float], Awaitable[None]]
+
+_SF_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class DailyUsage:
+    """Calls used and allowed today, as last reported by the API."""
+
+    used: int
+    limit: int
+
+
+def hubspot_usage(headers: Mapping[str, str]) -> DailyUsage | None:
+    """Daily usage from HubSpot's rate-limit headers (absent on search and OAuth calls)."""
+    limit = headers.get("X-HubSpot-RateLimit-Daily")
+    remaining = headers.get("X-HubSpot-RateLimit-Daily-Remaining")
+    if limit is None or remaining is None:
+        return None
+    try:
+        total = int(limit)
+        return DailyUsage(used=max(0, total - int(remaining)), limit=total)
+    except ValueError:
+        return None
+
+
+def salesforce_usage(headers: Mapping[str, str]) -> DailyUsage | None:
+    """Daily usage from `Sforce-Limit-Info: api-usage=18/15000`."""
+    match = _SF_USAGE.search(headers.get("Sforce-Limit-Info", ""))
+    if match is None:
+        return None
+    return DailyUsage(used=int(match.group(1)), limit=int(match.group(2)))
+
+
+class Window:
+    """A rolling window of our own sends: at most `limit` in any `seconds`."""
+
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self._sent: deque[float] = deque()
+
+    def wait_time(self, now: float) -> float:
+        """Seconds until one more send fits (0 when it fits now)."""
+        while self._sent and self._sent[0] <= now - self.seconds:
+            self._sent.popleft()
+        if len(self._sent) < self.limit:
+            return 0.0
+        return self._sent[0] + self.seconds - now
+
+    def record(self, now: float) -> None:
+        """Count one send at `now`."""
+        self._sent.append(now)
+
+
+class Governor:
+    """One side's pacing and budget; clock and sleep are injectable for tests."""
+
+    def __init__(
+        self,
+        side: str,
+        *,
+        windows: Mapping[str, list[Window]] | None = None,
+        share: float = 0.5,
+        slow_at: float = 0.9,
+        usage_reader: Callable[[Mapping[str, str]], DailyUsage | None] | None = None,
+        daily_reset: Callable[[datetime], float] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Sleep = asyncio.sleep,
+        max_spread_delay: float = 60.0,
+    ) -> None:
+        self.side = side
+        self.windows = {kind: list(ws) for kind, ws in (windows or {}).items()}
+        self.share = share
+        self.slow_at = slow_at
+        self.usage_reader = usage_reader
+        self.daily_reset = daily_reset or seconds_to_utc_midnight
+        self.monotonic = monotonic
+        self.now = now
+        self.sleep = sleep
+        self.max_spread_delay = max_spread_delay
+        self.usage: DailyUsage | None = None
+        self.slept = 0.0
+
+    @property
+    def budget(self) -> int | None:
+        """Calls we may spend today (share of the reported daily limit), when known."""
+        return None if self.usage is None else int(self.usage.limit * self.share)
+
+    def _windows_for(self, kind: str) -> list[Window]:
+        return self.windows.get(kind) or self.windows.get("*", [])
+
+    async def before(self, kind: str) -> None:
+        """Wait until a send of `kind` fits every window; raise RateLimited past the budget."""
+        await self._check_budget()
+        windows = self._windows_for(kind)
+        while True:
+            now = self.monotonic()
+            wait = max((w.wait_time(now) for w in windows), default=0.0)
+            if wait <= 0:
+                break
+            await self._sleep(wait)
+        now = self.monotonic()
+        for window in windows:
+            window.record(now)
+
+    def after(self, kind: str, response: httpx.Response) -> None:
+        """Read usage headers of a response (every response, errors included)."""
+        if self.usage_reader is None:
+            return
+        usage = self.usage_reader(response.headers)
+        if usage is not None:
+            self.usage = usage
+
+    async def _check_budget(self) -> None:
+        usage, budget = self.usage, self.budget
+        if usage is None or budget is None:
+            return
+        reset_in = self.daily_reset(self.now())
+        if usage.used >= budget:
+            raise RateLimited(self.side, reset_in, "budget")
+        if usage.used >= budget * self.slow_at:
+            left = max(1, budget - usage.used)
+            await self._sleep(min(self.max_spread_delay, reset_in / left))
+            # Count our own send until the next response reports the real figure.
+            self.usage = DailyUsage(used=usage.used + 1, limit=usage.limit)
+
+    async def _sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        await self.sleep(seconds)
+
+
+def seconds_to_utc_midnight(now: datetime) -> float:
+    """Seconds from `now` to the next midnight UTC (HubSpot's daily reset, UTC assumed)."""
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (tomorrow - now).total_seconds()
+
+
+def rolling_day_pause(seconds: float = 900.0) -> Callable[[datetime], float]:
+    """Salesforce's allocation is a rolling 24 h: pause a fixed while, then look again."""
+    return lambda _now: seconds
+
+
+def hubspot_governor(
+    *,
+    burst: int = 100,
+    search_per_second: int = 5,
+    share: float = 0.5,
+    sleep: Sleep = asyncio.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Governor:
+    """HubSpot: `burst` calls per ten seconds for the app, search at its own per-second rate."""
+    ten = Window(burst, 10.0)
+    return Governor(
+        "hubspot",
+        windows={"*": [ten], "search": [Window(search_per_second, 1.0)]},
+        share=share,
+        usage_reader=hubspot_usage,
+        sleep=sleep,
+        monotonic=monotonic,
+        now=now,
+    )
+
+
+def salesforce_governor(
+    *,
+    share: float = 0.5,
+    pause: float = 900.0,
+    sleep: Sleep = asyncio.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Governor:
+    """Salesforce: no burst window, a daily allocation read from `Sforce-Limit-Info`."""
+    return Governor(
+        "salesforce",
+        share=share,
+        usage_reader=salesforce_usage,
+        daily_reset=rolling_day_pause(pause),
+        sleep=sleep,
+        monotonic=monotonic,
+        now=now,
+    )
