@@ -7,6 +7,7 @@ fault injection, then the vendor routes and the control API.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
@@ -27,8 +28,13 @@ def build_emulator_app(
     server_error: ExceptionHandler,
     exception_handlers: dict[type[Exception], ExceptionHandler] | None = None,
     default_latency_ms: Callable[[], int] = lambda: 0,
+    inner_middleware: Sequence[tuple[Any, dict[str, Any]]] = (),
 ) -> FastAPI:
-    """A FastAPI app with the shared plumbing around the vendor routers."""
+    """A FastAPI app with the shared plumbing around the vendor routers.
+
+    `inner_middleware` (class, options) pairs run innermost, after fault injection and stats,
+    in the order given (the first is the outermost of them): e.g. a vendor's auth gate.
+    """
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.backend = backend
     for exc_type, handler in (exception_handlers or {}).items():
@@ -39,6 +45,8 @@ def build_emulator_app(
     for router in routers:
         app.include_router(router)
     # add_middleware puts the last one added outermost.
+    for middleware_class, options in reversed(list(inner_middleware)):
+        app.add_middleware(middleware_class, **options)
     app.add_middleware(
         FaultMiddleware,
         plan=backend.faults,

@@ -1,0 +1,111 @@
+"""`create_app(settings)`: the Salesforce emulator as one FastAPI app.
+
+Middleware, outermost first: server errors (the vendor 500 body), request stats, fault
+injection, then `SalesforceGuard` (trailing slashes, API version, session, edition, daily limit,
+`Sforce-Limit-Info`), which covers every `/services/data/` route, including the query and Bulk
+routers, so no route does its own auth. A handler reaches the org as `request.app.state.backend`
+and the acting user / API version as `request.state.sf_user_id` / `request.state.sf_version`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from hubforce.emulators.common.app import build_emulator_app
+from hubforce.emulators.salesforce.bulk import build_bulk_router
+from hubforce.emulators.salesforce.config import OrgConfig, default_config, load_config
+from hubforce.emulators.salesforce.exceptions import (
+    JsonParserError,
+    MethodNotAllowed,
+    NotFound,
+    SalesforceApiError,
+)
+from hubforce.emulators.salesforce.guard import SalesforceGuard
+from hubforce.emulators.salesforce.models import Org
+from hubforce.emulators.salesforce.query import build_query_router
+from hubforce.emulators.salesforce.routes import build_routers
+from hubforce.emulators.salesforce.sessions import SessionStore
+from hubforce.emulators.salesforce.wire import (
+    error_response,
+    handle_api_error,
+    handle_server_error,
+    render_fault,
+)
+
+
+class SalesforceEmulatorSettings(BaseModel):
+    """How to build one emulated org."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    static_token: str = "emulator-token"
+    edition: str = "enterprise"
+    token_lifetime: int = Field(default=7200, ge=1, description="seconds an access token lives")
+    config_path: Path | None = None
+    config: OrgConfig | None = None
+    default_latency_ms: int = Field(default=0, ge=0)
+    max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    seed: int | None = None
+
+    def org_config(self) -> OrgConfig:
+        """The parsed config: explicit, from `config_path`, or the embedded default."""
+        if self.config is not None:
+            return self.config
+        if self.config_path is not None:
+            return load_config(self.config_path)
+        return default_config()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if not request.url.path.startswith("/services/"):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    if exc.status_code == 405:
+        return error_response(
+            MethodNotAllowed(f"HTTP Method '{request.method}' not allowed for this resource")
+        )
+    return error_response(NotFound("The requested resource does not exist"))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    if not request.url.path.startswith("/services/"):
+        assert isinstance(exc, RequestValidationError)
+        return JSONResponse({"detail": str(exc.errors())}, status_code=422)
+    return error_response(JsonParserError(f"Invalid request: {exc}"))
+
+
+def create_app(settings: SalesforceEmulatorSettings | None = None) -> FastAPI:
+    """Build the emulator app around a fresh in-memory org."""
+    settings = settings or SalesforceEmulatorSettings()
+    org = Org(settings.org_config(), edition=settings.edition)
+    sessions = SessionStore(org.clock, org.org_id, settings.static_token, settings.token_lifetime)
+    app = build_emulator_app(
+        title="hubforce Salesforce emulator",
+        backend=org,
+        routers=[*build_routers(), build_query_router(), build_bulk_router()],
+        render_fault=render_fault,
+        server_error=handle_server_error,
+        exception_handlers={
+            SalesforceApiError: handle_api_error,
+            StarletteHTTPException: _http_error,
+            RequestValidationError: _validation_error,
+        },
+        default_latency_ms=lambda: settings.default_latency_ms,
+        inner_middleware=[
+            (
+                SalesforceGuard,
+                {"org": org, "sessions": sessions, "max_body_bytes": settings.max_body_bytes},
+            )
+        ],
+    )
+    app.state.sessions = sessions
+    app.state.settings = settings
+    if settings.seed is not None:
+        org.seed({"seed": settings.seed})
+    return app
