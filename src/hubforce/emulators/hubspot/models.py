@@ -278,6 +278,9 @@ class Portal:
                 )
                 continue
             result = normalize_value(prop, value, stages=stages)
+            owner_id = result if name == "hubspot_owner_id" and isinstance(result, str) else ""
+            if owner_id and (not owner_id.isdigit() or int(owner_id) not in self.owners):
+                result = failure(name, "INVALID_OPTION", f"{owner_id} is not a valid owner id")
             if isinstance(result, dict):
                 failures.append(result)
             else:
@@ -286,9 +289,7 @@ class Portal:
             raise PropertyValidationError(failures, self.portal_id)
         return clean
 
-    def _check_unique(
-        self, object_type: str, values: dict[str, str], record_id: int | None
-    ) -> None:
+    def check_unique(self, object_type: str, values: dict[str, str], record_id: int | None) -> None:
         store = self.stores[object_type]
         for name in store.unique:
             value = values.get(name)
@@ -358,7 +359,7 @@ class Portal:
         """Create a record (201); associations are (to type, to id, type id)."""
         object_type = self.object_type(object_type)
         values = self.validate_properties(object_type, properties)
-        self._check_unique(object_type, values, None)
+        self.check_unique(object_type, values, None)
         links = list(associations)
         for to_type, to_id, type_id in links:
             self._check_association(object_type, to_type, to_id, type_id)
@@ -392,7 +393,7 @@ class Portal:
         object_type = self.object_type(object_type)
         record = self.get_object(object_type, object_id, id_property=id_property)
         values = self.validate_properties(object_type, properties)
-        self._check_unique(object_type, values, record.id)
+        self.check_unique(object_type, values, record.id)
         now = self.clock.now_ms()
         old = dict(record.properties)
         changed = self._write(object_type, record, values, change_source, now)

@@ -2,24 +2,79 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
 
+from fastapi import APIRouter, Body
+
+from hubforce.emulators.hubspot import associations_api, batch, oauth, responses, schema
 from hubforce.emulators.hubspot.models import Portal
+from hubforce.emulators.hubspot.wire import render_record
+
+OBJ = "/crm/v3/objects/{object_type}"
+V4 = "/crm/v4/objects/{from_type}/{object_id}/associations"
+V4_BATCH = "/crm/v4/associations/{from_type}/{to_type}/batch"
 
 
 def build_crm_router(portal: Portal) -> APIRouter:
     """CRM objects, search, batch, merges, properties, associations, owners, pipelines."""
-    router = APIRouter()
-    return router
+    r = APIRouter()
+    add = r.add_api_route
+    add("/crm/v3/objects/contacts/gdpr-delete", responses.gdpr_delete, methods=["POST"])
+    add(OBJ, responses.get_page, methods=["GET"])
+    add(OBJ, responses.create, methods=["POST"])
+    add(OBJ + "/search", responses.do_search, methods=["POST"])
+    add(OBJ + "/merge", responses.merge, methods=["POST"])
+    add(OBJ + "/batch/read", batch.batch_read, methods=["POST"])
+    add(OBJ + "/batch/create", batch.batch_create, methods=["POST"])
+    add(OBJ + "/batch/update", batch.batch_update, methods=["POST"])
+    add(OBJ + "/batch/upsert", batch.batch_upsert, methods=["POST"])
+    add(OBJ + "/batch/archive", batch.batch_archive, methods=["POST"])
+    add(OBJ + "/{object_id}", responses.get_by_id, methods=["GET"])
+    add(OBJ + "/{object_id}", responses.update, methods=["PATCH"])
+    add(OBJ + "/{object_id}", responses.archive, methods=["DELETE"])
+    add("/crm/v3/properties/{object_type}", schema.get_properties, methods=["GET"])
+    add("/crm/v3/properties/{object_type}", schema.create_property, methods=["POST"])
+    add("/crm/v3/properties/{object_type}/{name}", schema.get_property, methods=["GET"])
+    add("/crm/v3/pipelines/{object_type}", schema.get_pipelines, methods=["GET"])
+    add("/crm/v3/pipelines/{object_type}/{pipeline_id}", schema.get_pipeline, methods=["GET"])
+    add("/crm/v3/pipelines/{object_type}/{pipeline_id}/stages", schema.get_stages, methods=["GET"])
+    add("/crm/v3/owners/", schema.get_owners, methods=["GET"])
+    add("/crm/v3/owners", schema.get_owners, methods=["GET"])
+    add("/crm/v3/owners/{owner_id}", schema.get_owner, methods=["GET"])
+    add(V4 + "/{to_type}", associations_api.get_page, methods=["GET"])
+    add(V4 + "/default/{to_type}/{to_id}", associations_api.create_default, methods=["PUT"])
+    add(V4 + "/{to_type}/{to_id}", associations_api.create, methods=["PUT"])
+    add(V4 + "/{to_type}/{to_id}", associations_api.archive, methods=["DELETE"])
+    add(V4_BATCH + "/read", associations_api.batch_read, methods=["POST"])
+    add(V4_BATCH + "/create", associations_api.batch_create, methods=["POST"])
+    add(V4_BATCH + "/associate/default", associations_api.batch_default, methods=["POST"])
+    add(V4_BATCH + "/archive", associations_api.batch_archive, methods=["POST"])
+    return r
 
 
 def build_oauth_router(portal: Portal) -> APIRouter:
     """OAuth token endpoints and the local authorize page."""
-    router = APIRouter()
-    return router
+    r = APIRouter()
+    r.add_api_route("/oauth/authorize", oauth.authorize, methods=["GET"])
+    r.add_api_route("/oauth/v1/token", oauth.token, methods=["POST"])
+    r.add_api_route("/oauth/v1/access-tokens/{token_value}", oauth.access_token_info)
+    r.add_api_route("/oauth/v1/refresh-tokens/{token_value}", oauth.refresh_token_info)
+    r.add_api_route(
+        "/oauth/v1/refresh-tokens/{token_value}", oauth.delete_refresh_token, methods=["DELETE"]
+    )
+    return r
 
 
 def build_control_extras(portal: Portal) -> APIRouter:
-    """HubSpot-only control routes under /__emulator__/ (merge)."""
-    router = APIRouter()
-    return router
+    """HubSpot-only control routes under /__emulator__/: merge (as if done in the UI)."""
+    r = APIRouter(prefix="/__emulator__")
+
+    @r.post("/merge")
+    async def control_merge(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        object_type = portal.object_type(str(body.get("objectType", "contacts")))
+        record = portal.merge_objects(
+            object_type, str(body.get("primaryObjectId")), str(body.get("objectIdToMerge"))
+        )
+        return render_record(object_type, record)
+
+    return r
