@@ -13,6 +13,45 @@ from hubforce.emulators.salesforce.soql.errors import MalformedQueryError, point
 from hubforce.emulators.salesforce.soql.grammar import SOQL_GRAMMAR
 
 MAX_OFFSET = 2000
+RESERVED = frozenset(
+    [
+        "AND",
+        "ASC",
+        "DESC",
+        "EXCLUDES",
+        "FIRST",
+        "FROM",
+        "GROUP",
+        "HAVING",
+        "IN",
+        "INCLUDES",
+        "LAST",
+        "LIKE",
+        "LIMIT",
+        "NOT",
+        "NULL",
+        "NULLS",
+        "OR",
+        "SELECT",
+        "WHERE",
+        "WITH",
+    ]
+)
+
+
+class _ReservedWord(Exception):
+    """A reserved keyword lexed where a name belongs."""
+
+    def __init__(self, token: Token) -> None:
+        super().__init__(str(token))
+        self.token = token
+
+
+def _reject_reserved(token: Token) -> Token:
+    if token.upper() in RESERVED:
+        raise _ReservedWord(token)
+    return token
+
 
 Node = Tree[Token] | Token
 
@@ -20,7 +59,13 @@ Node = Tree[Token] | Token
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     # Built once per process: LALR table construction is the expensive part.
-    return Lark(SOQL_GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=False)
+    return Lark(
+        SOQL_GRAMMAR,
+        parser="lalr",
+        lexer="contextual",
+        maybe_placeholders=False,
+        lexer_callbacks={"IDENT": _reject_reserved},
+    )
 
 
 def parse_soql(text: str) -> ast.Query:
@@ -31,6 +76,10 @@ def parse_soql(text: str) -> ast.Query:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
         raise _syntax_error(text, exc) from None
+    except _ReservedWord as exc:
+        message = f"unexpected token: '{exc.token}'"
+        line, column = exc.token.line or 1, exc.token.column or 1
+        raise MalformedQueryError(point_at(text, line, column, message)) from None
     return _Builder(text).query(tree)
 
 
