@@ -262,7 +262,11 @@ class Portal:
         if not isinstance(properties, dict):
             raise BadRequest("properties must be an object of property names to string values")
         catalogue = self.catalogue[object_type]
-        stages = self.deal_stages() if object_type == "deals" else None
+        stages = None
+        if object_type == "deals":
+            pipeline = self.pipelines.get(str(properties.get("pipeline") or "default"))
+            if pipeline is not None:
+                stages = (pipeline["id"], [s["id"] for s in pipeline["stages"]])
         clean: dict[str, str] = {}
         failures: list[dict[str, Any]] = []
         for name, value in properties.items():
@@ -388,11 +392,16 @@ class Portal:
         *,
         change_source: str = "API",
         id_property: str | None = None,
+        allow_read_only: bool = False,
     ) -> Record:
-        """Set properties on an existing record; '' clears. Unchanged values are no-ops."""
+        """Set properties on an existing record; '' clears. Unchanged values are no-ops.
+
+        `allow_read_only` lets the portal's own calculations (form conversion counters) write
+        read-only properties; API handlers never pass it.
+        """
         object_type = self.object_type(object_type)
         record = self.get_object(object_type, object_id, id_property=id_property)
-        values = self.validate_properties(object_type, properties)
+        values = self.validate_properties(object_type, properties, allow_read_only=allow_read_only)
         self.check_unique(object_type, values, record.id)
         now = self.clock.now_ms()
         old = dict(record.properties)
