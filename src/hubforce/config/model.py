@@ -215,7 +215,9 @@ class FieldMapping(_Model):
     """One HubSpot property kept in sync with one Salesforce field, under one rule."""
 
     hubspot: str
-    salesforce: str
+    salesforce: str | dict[str, str] = Field(
+        description="Salesforce field, or per object type ({Lead: City, Contact: MailingCity})."
+    )
     rule: Rule = Rule.TWO_WAY
     type: ValueKind = ValueKind.STRING
     objects: list[str] | None = Field(
@@ -305,7 +307,8 @@ class ObjectPairConfig(_Model):
             if mapping.hubspot in seen:
                 raise ValueError(f"HubSpot property {mapping.hubspot!r} is mapped twice")
             seen.add(mapping.hubspot)
-            for name in mapping.objects or ():
+            names = mapping.salesforce if isinstance(mapping.salesforce, dict) else {}
+            for name in [*(mapping.objects or ()), *names]:
                 if name not in self.salesforce:
                     raise ValueError(
                         f"field {mapping.hubspot!r}: object {name!r} is not in {self.salesforce}"

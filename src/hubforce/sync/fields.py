@@ -77,6 +77,11 @@ class FieldSpec:
     max_length: int | None = None
     defaults: Mapping[str, CanonicalValue] = field(default_factory=dict)
     ref_pair: str | None = None
+    salesforce_names: Mapping[str, str] = field(default_factory=dict)
+
+    def salesforce_for(self, object_type: str) -> str:
+        """The Salesforce field name on `object_type`."""
+        return self.salesforce_names.get(object_type, self.salesforce)
 
     def applies_to(self, object_type: str) -> bool:
         """True when this field exists on `object_type` (HubSpot types always qualify)."""
@@ -106,11 +111,12 @@ class PairMapping:
     extra_defaults: Mapping[str, Mapping[str, DefaultValue]] = field(default_factory=dict)
 
     def fields_for(self, object_type: str) -> tuple[FieldSpec, ...]:
-        """The synced (not dont_sync) fields that exist on `object_type`."""
+        """The synced (not dont_sync) fields that exist on `object_type` (all on HubSpot's)."""
+        every = object_type == self.hubspot_type
         return tuple(
             spec
             for spec in self.fields
-            if spec.rule is not Rule.DONT_SYNC and spec.applies_to(object_type)
+            if spec.rule is not Rule.DONT_SYNC and (every or spec.applies_to(object_type))
         )
 
     def spec(self, key: str) -> FieldSpec:
@@ -131,15 +137,23 @@ def compile_pair(name: str, config: ObjectPairConfig) -> PairMapping:
             kind = ValueKind.DATE
         if item.transform is Transform.FRACTION_TO_PERCENT:
             kind = ValueKind.NUMBER
-        objects = frozenset(item.objects) if item.objects else None
-        defaults = _field_defaults(config, item.salesforce, item.hubspot, kind, objects)
-        to_hubspot = {sf: hs for hs, sf in item.picklist.items()}
+        names = item.salesforce if isinstance(item.salesforce, dict) else {}
+        primary = (
+            item.salesforce if isinstance(item.salesforce, str) else next(iter(names.values()))
+        )
+        limit = set(item.objects or names or config.salesforce)
+        objects = frozenset(limit) if limit != set(config.salesforce) else None
+        defaults = _field_defaults(config, names, primary, item.hubspot, kind, objects)
+        to_hubspot: dict[str, str] = {}
+        for hs_value, sf_value in item.picklist.items():
+            to_hubspot.setdefault(sf_value, hs_value)  # the first HubSpot value listed wins
         to_hubspot.update(item.picklist_to_hubspot)
         specs.append(
             FieldSpec(
                 key=item.hubspot,
                 hubspot=item.hubspot,
-                salesforce=item.salesforce,
+                salesforce=primary,
+                salesforce_names=dict(names),
                 rule=item.rule,
                 kind=kind,
                 objects=objects,
@@ -152,7 +166,7 @@ def compile_pair(name: str, config: ObjectPairConfig) -> PairMapping:
             )
         )
         for object_type in objects or config.salesforce:
-            mapped.setdefault(item.salesforce, set()).add(object_type)
+            mapped.setdefault(names.get(object_type, primary), set()).add(object_type)
         mapped.setdefault(item.hubspot, set()).add(config.hubspot)
     for assoc in config.associations:
         specs.append(
@@ -192,6 +206,7 @@ def compile_pair(name: str, config: ObjectPairConfig) -> PairMapping:
 
 def _field_defaults(
     config: ObjectPairConfig,
+    names: Mapping[str, str],
     salesforce: str,
     hubspot: str,
     kind: ValueKind,
@@ -199,7 +214,7 @@ def _field_defaults(
 ) -> dict[str, CanonicalValue]:
     found: dict[str, CanonicalValue] = {}
     for object_type, values in config.defaults.items():
-        name = hubspot if object_type == config.hubspot else salesforce
+        name = hubspot if object_type == config.hubspot else names.get(object_type, salesforce)
         if name in values and (
             objects is None or object_type in objects or object_type == config.hubspot
         ):

@@ -68,7 +68,7 @@ def to_change(
     failures: list[RecordFailure] = []
     hubspot = side is Side.HUBSPOT
     for spec in mapping.fields_for(object_type):
-        name = spec.hubspot if hubspot else spec.salesforce
+        name = spec.hubspot if hubspot else spec.salesforce_for(object_type)
         if name not in raw:
             continue
         try:
@@ -119,7 +119,7 @@ def to_wire(
         spec = mapping.spec(key)
         if not spec.applies_to(object_type) and not hubspot:
             continue
-        name = spec.hubspot if hubspot else spec.salesforce
+        name = spec.hubspot if hubspot else spec.salesforce_for(object_type)
         fitted, note = fit(spec, side, object_type, value)
         if note is not None:
             notes.append(note)
@@ -154,7 +154,31 @@ def fit(
         cut = value[: spec.max_length].rstrip() or None
         message = f"cut from {len(value)} to {spec.max_length} characters for Salesforce"
         return cut, Note(spec.key, message)
+    if (
+        side is Side.SALESFORCE
+        and spec.kind is ValueKind.DATETIME
+        and isinstance(value, int)
+        and value % 1000
+    ):
+        return value - value % 1000, None  # Salesforce keeps datetimes to the second
+    if side is Side.SALESFORCE and spec.to_salesforce_values:
+        return _round_trip(spec, value), None
     return value, None
+
+
+def _round_trip(spec: FieldSpec, value: CanonicalValue) -> CanonicalValue:
+    """A picklist value as it reads back from Salesforce (many-to-one maps collapse)."""
+    out, back = spec.to_salesforce_values, spec.to_hubspot_values
+    if isinstance(value, str) and spec.kind is ValueKind.ENUMERATION:
+        mapped = out.get(value)
+        return back.get(mapped, value) if mapped is not None else value
+    if isinstance(value, tuple) and spec.kind is ValueKind.MULTI_ENUMERATION:
+        parts = set()
+        for part in value:
+            mapped = out.get(part)
+            parts.add(back.get(mapped, part) if mapped is not None else part)
+        return tuple(sorted(parts))
+    return value
 
 
 class _Skip(Exception):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeAlias
 
-from hubforce.sync.model import Conflict, FieldValues, RecordRef, Side, Snapshot
+from hubforce.sync.model import Conflict, FieldValues, Note, RecordRef, Side, Snapshot
 
 
 class OperationKind(StrEnum):
@@ -101,6 +101,7 @@ class RecordPlan:
     salesforce: RecordRef | None
     operations: list[Operation] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     snapshot: Snapshot | None = None
     previous: Snapshot | None = None
     skipped: str = ""
