@@ -314,7 +314,7 @@ def _normalize_date(prop: PropertyDef, value: str) -> str | dict[str, Any]:
 
 
 def normalize_value(
-    prop: PropertyDef, value: object, *, stages: set[str] | None = None
+    prop: PropertyDef, value: object, *, stages: tuple[str, list[str]] | None = None
 ) -> str | dict[str, Any]:
     """The stored string for `value`, or a failure dict saying why it is invalid."""
     if value is None:
@@ -370,12 +370,13 @@ def normalize_value(
         return iso_ms(ms)
     if kind == "enumeration":
         if prop.name == "dealstage" and stages is not None:
-            if value not in stages:
-                valid = ", ".join(sorted(stages))
+            pipeline_id, stage_ids = stages
+            if value not in stage_ids:
                 return failure(
                     prop.name,
                     "INVALID_OPTION",
-                    f"{value} is not a valid pipeline stage ID. Valid options are: {valid}",
+                    f"{value} is not a valid pipeline stage ID. Valid options are: "
+                    f"pipelineId={pipeline_id} : [{', '.join(stage_ids)}]",
                 )
             return value
         if prop.external_options:
