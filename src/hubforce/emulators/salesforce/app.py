@@ -9,6 +9,7 @@ and the acting user / API version as `request.state.sf_user_id` / `request.state
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -85,6 +86,7 @@ def create_app(settings: SalesforceEmulatorSettings | None = None) -> FastAPI:
     settings = settings or SalesforceEmulatorSettings()
     org = Org(settings.org_config(), edition=settings.edition)
     sessions = SessionStore(org.clock, org.org_id, settings.static_token, settings.token_lifetime)
+    internal_key = secrets.token_hex(16)
     app = build_emulator_app(
         title="hubforce Salesforce emulator",
         backend=org,
@@ -100,11 +102,17 @@ def create_app(settings: SalesforceEmulatorSettings | None = None) -> FastAPI:
         inner_middleware=[
             (
                 SalesforceGuard,
-                {"org": org, "sessions": sessions, "max_body_bytes": settings.max_body_bytes},
+                {
+                    "org": org,
+                    "sessions": sessions,
+                    "max_body_bytes": settings.max_body_bytes,
+                    "internal_key": internal_key,
+                },
             )
         ],
     )
     app.state.sessions = sessions
+    app.state.internal_key = internal_key
     app.state.settings = settings
     if settings.seed is not None:
         org.seed({"seed": settings.seed})

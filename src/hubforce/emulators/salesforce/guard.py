@@ -34,8 +34,16 @@ _VERSION_RE = re.compile(r"^/services/data/v(\d+)\.0(?:/|$)")
 class SalesforceGuard:
     """Pure ASGI middleware (cheap enough for 500+ simple GETs per second)."""
 
-    def __init__(self, app: ASGIApp, org: Org, sessions: SessionStore, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        org: Org,
+        sessions: SessionStore,
+        max_body_bytes: int,
+        internal_key: str = "",
+    ) -> None:
         self.app = app
+        self.internal_key = internal_key.encode()
         self.org = org
         self.sessions = sessions
         self.max_body_bytes = max_body_bytes
@@ -49,7 +57,7 @@ class SalesforceGuard:
             path = path.rstrip("/")
             scope["path"] = path
             scope["raw_path"] = path.encode()
-        if not path.startswith(DATA_PREFIX + "/"):
+        if path == DATA_PREFIX or not path.startswith(DATA_PREFIX + "/"):
             await self.app(scope, receive, send)
             return
         try:
@@ -92,6 +100,8 @@ class SalesforceGuard:
             raise RequestEntityTooLarge(
                 f"Request body exceeds the maximum size of {self.max_body_bytes} bytes"
             )
+        if self.internal_key and headers.get(b"x-hubforce-composite") == self.internal_key:
+            return user_id, f"{match.group(1)}.0"  # a /composite subrequest: already counted
         if not self.org.api_usage.try_acquire():
             raise RequestLimitExceeded("TotalRequests Limit exceeded.")
         self.org.stats.count_api_call()

@@ -145,6 +145,8 @@ class Org:
         self.rules.reset()
         self.api_usage.reset()
         self.created_at = self.clock.now()
+        self._journal: list[tuple[str, str, Row | None]] | None = None
+        self._journal_log_len = 0
         self.integration_user_id = self.insert_row(
             "User",
             {
@@ -265,6 +267,37 @@ class Org:
                 if not row["IsDeleted"] and str(row.get(field) or "").lower() == lowered_value
             }
         return set(index.get(lowered_value, ()))
+
+    # -- all-or-none transactions ---------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Start recording undo information (allOrNone collections and composite)."""
+        self._journal = []
+        self._journal_log_len = len(self.deleted_log)
+
+    def commit(self) -> None:
+        """Forget the undo information."""
+        self._journal = None
+
+    def rollback(self) -> None:
+        """Undo every write since `begin` (ids already issued stay burned, as in Salesforce)."""
+        for sobject, rid, old in reversed(self._journal or []):
+            current = self.records[sobject].get(rid)
+            if current is not None and not current["IsDeleted"]:
+                self._index_remove(sobject, current)
+            if old is None:
+                self.records[sobject].pop(rid, None)
+            else:
+                self.records[sobject][rid] = old
+                if not old["IsDeleted"]:
+                    self._index_add(sobject, old)
+        del self.deleted_log[self._journal_log_len :]
+        self._journal = None
+
+    def _remember(self, sobject: str, rid: str) -> None:
+        if self._journal is not None:
+            row = self.records[sobject].get(rid)
+            self._journal.append((sobject, rid, dict(row) if row is not None else None))
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -442,6 +475,7 @@ class Org:
             LastModifiedById=user,
             SystemModstamp=now,
         )
+        self._remember(obj.name, rid)
         self.records[obj.name][rid] = row
         self._index_add(obj.name, row)
         return rid
@@ -475,6 +509,7 @@ class Org:
             rule = self.rules.pick_rule(assignment)
             owner = self.rules.assign_owner(rule, row, self.active_users()) if rule else None
             row["OwnerId"] = owner or row["OwnerId"]
+        self._remember(obj.name, old["Id"])
         self.touch(obj.name, row, user_id)
         self._index_remove(obj.name, old)
         self.records[obj.name][old["Id"]] = row
@@ -530,6 +565,7 @@ class Org:
         self, sobject: str, rid: str, *, user_id: str | None = None, master: str | None = None
     ) -> None:
         """Mark one row deleted, log it for getDeleted, drop it from the indexes."""
+        self._remember(sobject, rid)
         row = self.records[sobject][rid]
         self._index_remove(sobject, row)
         row["IsDeleted"] = True
