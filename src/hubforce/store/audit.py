@@ -106,4 +106,4 @@ class AuditRepository:
             .group_by(audit.c.side, audit.c.rule)
         )
         with self._connect() as conn:
-            return {(side, rule): n for side, rule, n in conn.execute(stmt).tuples()}
+            return {(side, rule): n for side, rule, n in conn.execute(stmt)}

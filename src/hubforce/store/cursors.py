@@ -6,7 +6,7 @@ only ever moves past changes that reached an end (invariant 2).
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from hubforce.store.session import Connect, now_ms
 from hubforce.store.tables import cursors
@@ -28,7 +28,7 @@ class CursorRepository:
         """Every cursor, keyed by (pair, side)."""
         stmt = select(cursors.c.pair, cursors.c.side, cursors.c.value)
         with self._connect() as conn:
-            return {(p, s): v for p, s, v in conn.execute(stmt).tuples()}
+            return {(p, s): v for p, s, v in conn.execute(stmt)}
 
     def set(self, pair: str, side: str, value: str, *, now: int | None = None) -> None:
         """Move the cursor of `pair` on `side` to `value`."""
@@ -42,4 +42,6 @@ class CursorRepository:
 
     def clear(self, pair: str | None = None) -> int:
         """Forget cursors (all, or one pair's) so the next cycle reads everything again."""
-        raise NotImplementedError
+        stmt = delete(cursors) if pair is None else delete(cursors).where(cursors.c.pair == pair)
+        with self._connect() as conn:
+            return conn.execute(stmt).rowcount

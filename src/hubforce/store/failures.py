@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -215,11 +216,104 @@ class FailureRepository:
 
     def record_many(self, batch: Sequence[NewFailure], *, now: int | None = None) -> None:
         """Store failures: new records get a row, known ones count one more attempt."""
-        raise NotImplementedError
+        at = now_ms(now)
+        groups: dict[tuple[str, str], dict[str, NewFailure]] = {}
+        for failure in batch:
+            groups.setdefault((failure.pair, str(failure.side)), {})[failure.record_key] = failure
+        with self._connect() as conn:
+            for (pair, side), group in groups.items():
+                known: dict[str, tuple[int, int, int | None]] = {}
+                for part in chunks(list(group)):
+                    stmt = select(
+                        failures.c.record_key,
+                        failures.c.id,
+                        failures.c.attempts,
+                        failures.c.resolved_at,
+                    ).where(failures.c.pair == pair, failures.c.side == side)
+                    for key, row_id, attempts, resolved in conn.execute(
+                        stmt.where(failures.c.record_key.in_(part))
+                    ):
+                        known[key] = (row_id, attempts, resolved)
+                fresh: list[dict[str, Any]] = []
+                again: list[dict[str, Any]] = []
+                for key, failure in group.items():
+                    prior = known.get(key)
+                    # A failure that comes back after being resolved starts a new history.
+                    attempts = 1 if prior is None or prior[2] is not None else prior[1] + 1
+                    row = self._row(failure, at, attempts)
+                    if prior is None:
+                        fresh.append({**row, "pair": pair, "side": side, "record_key": key})
+                    else:
+                        if attempts > 1:
+                            del row["first_seen"]
+                        again.append({**row, "b_id": prior[0]})
+                if fresh:
+                    conn.execute(insert(failures), fresh)
+                for shape in _by_keys(again):
+                    conn.execute(update(failures).where(failures.c.id == bindparam("b_id")), shape)
+
+    def _row(self, failure: NewFailure, at: int, attempts: int) -> dict[str, Any]:
+        pattern = normalise_message(failure.message)
+        retry_at = at + self.backoff.delay(attempts) if failure.retryable else None
+        return {
+            "operation": failure.operation,
+            "hubspot_id": failure.hubspot_id,
+            "salesforce_type": failure.salesforce_type,
+            "salesforce_id": failure.salesforce_id,
+            "category": str(failure.category),
+            "api_code": failure.api_code,
+            "message": failure.message,
+            "fields": list(failure.fields),
+            "remediation": failure.remediation,
+            "retryable": failure.retryable,
+            "group_key": group_key(failure.pair, failure.category, failure.api_code, pattern),
+            "group_pattern": pattern,
+            "first_seen": at,
+            "last_seen": at,
+            "attempts": attempts,
+            "next_attempt_at": retry_at,
+            "retry_requested": False,
+            "resolved_at": None,
+            "run_id": failure.run_id,
+        }
 
     def groups(self, category: str | None = None, *, pair: str | None = None) -> list[FailureGroup]:
         """Unresolved failures grouped by cause, largest group first, each with an example."""
-        raise NotImplementedError
+        where = _filters(category=category, pair=pair)
+        summary = (
+            select(
+                failures.c.group_key,
+                func.count(),
+                func.min(failures.c.first_seen),
+                func.max(failures.c.last_seen),
+                func.max(failures.c.id),
+            )
+            .where(*where)
+            .group_by(failures.c.group_key)
+        )
+        with self._connect() as conn:
+            stats = conn.execute(summary).all()
+            examples: dict[int, StoredFailure] = {}
+            patterns: dict[str, str] = {}
+            for part in chunks([row[4] for row in stats]):
+                for row in conn.execute(select(failures).where(failures.c.id.in_(part))):
+                    examples[row.id] = _to_failure(row)
+                    patterns[row.group_key] = row.group_pattern
+        found = [
+            FailureGroup(
+                group_key=key,
+                pair=examples[example].pair,
+                category=examples[example].category,
+                api_code=examples[example].api_code,
+                pattern=patterns[key],
+                count=count,
+                first_seen=first,
+                last_seen=last,
+                example=examples[example],
+            )
+            for key, count, first, last, example in stats
+        ]
+        return sorted(found, key=lambda g: (-g.count, g.pair, g.category, g.pattern))
 
     def find(
         self,
@@ -231,14 +325,33 @@ class FailureRepository:
         limit: int | None = None,
     ) -> list[StoredFailure]:
         """Failures, most recently seen first."""
-        raise NotImplementedError
+        where = _filters(category=category, pair=pair, group=group, resolved=include_resolved)
+        stmt = (
+            select(failures)
+            .where(*where)
+            .order_by(failures.c.last_seen.desc(), failures.c.id.desc())
+            .limit(limit)
+        )
+        with self._connect() as conn:
+            return [_to_failure(row) for row in conn.execute(stmt)]
 
     def retryable(
         self, now: int | None = None, *, pair: str | None = None, limit: int | None = None
     ) -> list[StoredFailure]:
         """Unresolved failures due for another attempt: transient ones whose backoff has
         elapsed, and any failure a user asked to retry (`request_retry`)."""
-        raise NotImplementedError
+        due = or_(
+            and_(failures.c.retryable.is_(True), failures.c.next_attempt_at <= now_ms(now)),
+            failures.c.retry_requested.is_(True),
+        )
+        stmt = (
+            select(failures)
+            .where(*_filters(pair=pair), due)
+            .order_by(failures.c.next_attempt_at, failures.c.id)
+            .limit(limit)
+        )
+        with self._connect() as conn:
+            return [_to_failure(row) for row in conn.execute(stmt)]
 
     def request_retry(
         self,
@@ -248,7 +361,10 @@ class FailureRepository:
         group: str | None = None,
     ) -> int:
         """Queue unresolved failures for the next cycle (`hubforce retry`); returns the count."""
-        raise NotImplementedError
+        where = _filters(category=category, pair=pair, group=group)
+        stmt = update(failures).where(*where).values(retry_requested=True)
+        with self._connect() as conn:
+            return conn.execute(stmt).rowcount
 
     def resolve(
         self,
@@ -256,39 +372,140 @@ class FailureRepository:
         *,
         hubspot_ids: Iterable[str] = (),
         salesforce_ids: Iterable[str] = (),
+        side: str | None = None,
         now: int | None = None,
     ) -> int:
-        """Resolve the failures of records that synced (by either side's id); returns the count."""
-        raise NotImplementedError
+        """Resolve the failures of records that synced (by either side's id); returns the count.
+
+        `side` limits it to failures of writes to that side.
+        """
+        at = now_ms(now)
+        resolved = 0
+        base = [*_filters(pair=pair)]
+        if side is not None:
+            base.append(failures.c.side == str(side))
+        with self._connect() as conn:
+            for column, ids in (
+                (failures.c.hubspot_id, hubspot_ids),
+                (failures.c.salesforce_id, salesforce_ids),
+            ):
+                for part in chunks(list(dict.fromkeys(ids))):
+                    stmt = (
+                        update(failures)
+                        .where(*base, column.in_(part))
+                        .values(resolved_at=at, retry_requested=False, next_attempt_at=None)
+                    )
+                    resolved += conn.execute(stmt).rowcount
+        return resolved
 
     def counts(self, pair: str | None = None) -> dict[str, int]:
         """Unresolved failures per category."""
-        raise NotImplementedError
+        stmt = (
+            select(failures.c.category, func.count())
+            .where(*_filters(pair=pair))
+            .group_by(failures.c.category)
+        )
+        with self._connect() as conn:
+            return {category: n for category, n in conn.execute(stmt)}
 
     def export_csv(
         self, path: str | Path, category: str | None = None, *, include_resolved: bool = False
     ) -> int:
         """Write failures to a CSV file (one row per record); returns the number of rows."""
-        raise NotImplementedError
+        rows = self.find(category, include_resolved=include_resolved)
+        with Path(path).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(CSV_COLUMNS)
+            for f in rows:
+                writer.writerow(
+                    _cell(value)
+                    for value in (
+                        f.pair,
+                        f.side.value,
+                        f.operation,
+                        f.category,
+                        f.api_code or "",
+                        f.message,
+                        f.remediation,
+                        f.hubspot_id or "",
+                        f.salesforce_type or "",
+                        f.salesforce_id or "",
+                        ";".join(f.fields),
+                        _iso(f.first_seen),
+                        _iso(f.last_seen),
+                        f.attempts,
+                        "yes" if f.retryable else "no",
+                        _iso(f.resolved_at),
+                    )
+                )
+        return len(rows)
+
+
+CSV_COLUMNS = (
+    "pair",
+    "side",
+    "operation",
+    "category",
+    "api_code",
+    "message",
+    "remediation",
+    "hubspot_id",
+    "salesforce_type",
+    "salesforce_id",
+    "fields",
+    "first_seen",
+    "last_seen",
+    "attempts",
+    "retryable",
+    "resolved_at",
+)
+
+
+def _iso(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+def _cell(value: object) -> object:
+    # A cell starting with = + - @ is a formula to spreadsheets; API messages are untrusted.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def _filters(
+    *,
+    category: str | None = None,
+    pair: str | None = None,
+    group: str | None = None,
+    resolved: bool = False,
+) -> list[Any]:
+    where: list[Any] = [] if resolved else [failures.c.resolved_at.is_(None)]
+    if category is not None:
+        where.append(failures.c.category == str(category))
+    if pair is not None:
+        where.append(failures.c.pair == pair)
+    if group is not None:
+        where.append(failures.c.group_key == group)
+    return where
+
+
+def _by_keys(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split rows into executemany batches whose dicts share one set of keys."""
+    shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in rows:
+        shapes.setdefault(frozenset(row), []).append(row)
+    return list(shapes.values())
 
 
 __all__ = [
+    "CSV_COLUMNS",
     "Backoff",
     "FailureGroup",
     "FailureRepository",
     "NewFailure",
     "StoredFailure",
-    "and_",
-    "bindparam",
-    "chunks",
-    "csv",
-    "failures",
-    "func",
     "group_key",
-    "insert",
     "normalise_message",
-    "now_ms",
-    "or_",
-    "select",
-    "update",
 ]

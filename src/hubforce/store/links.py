@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from hubforce.errors import StoreError
 from hubforce.store.session import Connect, chunks, now_ms
@@ -205,23 +205,50 @@ class LinkRepository:
         self, pair: str, moves: Mapping[str, str], *, now: int | None = None
     ) -> RelinkOutcome:
         """Re-key links after HubSpot merges: `moves` maps an old HubSpot id to the survivor's."""
-        raise NotImplementedError
+        at = now_ms(now)
+        outcome = RelinkOutcome()
+        with self._connect() as conn:
+            for old_id, new_id in moves.items():
+                values = {"hubspot_id": new_id}
+                _move(conn, pair, links.c.hubspot_id, old_id, new_id, values, at, outcome)
+        return outcome
 
     def relink_salesforce(
         self, pair: str, moves: Sequence[SalesforceMove], *, now: int | None = None
     ) -> RelinkOutcome:
         """Re-key links after Salesforce merges (MasterRecordId) or Lead -> Contact conversion."""
-        raise NotImplementedError
+        at = now_ms(now)
+        outcome = RelinkOutcome()
+        with self._connect() as conn:
+            for move in moves:
+                values = {"salesforce_type": move.new_type, "salesforce_id": move.new_id}
+                column = links.c.salesforce_id
+                _move(conn, pair, column, move.old_id, move.new_id, values, at, outcome)
+        return outcome
 
     def unlink(self, pair: str, side: str, ids: Iterable[str]) -> list[StoredLink]:
         """Forget the links of these records (ids on `side`); returns the links removed."""
-        raise NotImplementedError
+        column = _side_column(side)
+        removed: list[StoredLink] = []
+        with self._connect() as conn:
+            for part in chunks(list(dict.fromkeys(ids))):
+                where = (links.c.pair == pair, column.in_(part))
+                removed.extend(_to_link(row) for row in conn.execute(select(links).where(*where)))
+                conn.execute(delete(links).where(*where))
+        return removed
 
     def mark_deleted(
         self, pair: str, side: str, ids: Iterable[str], *, now: int | None = None
     ) -> int:
         """Flag links whose record on `side` was deleted (kept, so nothing is re-created)."""
-        raise NotImplementedError
+        column = _side_column(side)
+        values = {"deleted_on": Side(side).value, "deleted_at": now_ms(now)}
+        changed = 0
+        with self._connect() as conn:
+            for part in chunks(list(dict.fromkeys(ids))):
+                stmt = update(links).where(links.c.pair == pair, column.in_(part)).values(values)
+                changed += conn.execute(stmt).rowcount
+        return changed
 
     def count(self, pair: str | None = None) -> dict[str, int]:
         """Number of live (not deleted) links per pair."""
@@ -229,11 +256,49 @@ class LinkRepository:
         if pair is not None:
             stmt = stmt.where(links.c.pair == pair)
         with self._connect() as conn:
-            return {p: n for p, n in conn.execute(stmt.group_by(links.c.pair)).tuples()}
+            return {p: n for p, n in conn.execute(stmt.group_by(links.c.pair))}
 
     def iter_pair(self, pair: str, *, batch_size: int = 1000) -> Iterator[list[StoredLink]]:
         """All links of `pair` in pages (keyset on the row id), for reconciles and exports."""
-        raise NotImplementedError
+        after = 0
+        while True:
+            stmt = (
+                select(links)
+                .where(links.c.pair == pair, links.c.id > after)
+                .order_by(links.c.id)
+                .limit(batch_size)
+            )
+            with self._connect() as conn:
+                rows = conn.execute(stmt).all()
+            if not rows:
+                return
+            after = rows[-1].id
+            yield [_to_link(row) for row in rows]
+
+
+def _move(
+    conn: Connection,
+    pair: str,
+    column: Any,
+    old_id: str,
+    new_id: str,
+    values: Mapping[str, str],
+    at: int,
+    outcome: RelinkOutcome,
+) -> None:
+    """Move one link from `old_id` to `new_id` on `column`'s side, or drop it on a clash."""
+    old = conn.execute(select(links).where(links.c.pair == pair, column == old_id)).one_or_none()
+    if old is None or old_id == new_id:
+        return
+    clash = conn.execute(select(links.c.id).where(links.c.pair == pair, column == new_id)).first()
+    if clash is not None:
+        conn.execute(delete(links).where(links.c.id == old.id))
+        outcome.dropped.append(_to_link(old))
+        return
+    revived = {**values, "deleted_on": None, "deleted_at": None, "updated_at": at}
+    conn.execute(update(links).where(links.c.id == old.id).values(revived))
+    moved = conn.execute(select(links).where(links.c.id == old.id)).one()
+    outcome.moved.append(_to_link(moved))
 
 
 def _ids_by(
@@ -244,7 +309,7 @@ def _ids_by(
     cols = (links.c.id, links.c.salesforce_type, links.c.salesforce_id, column)
     for part in chunks(ids):
         stmt = select(*cols).where(links.c.pair == pair, column.in_(part))
-        for row_id, sf_type, sf_id, key in conn.execute(stmt).tuples():
+        for row_id, sf_type, sf_id, key in conn.execute(stmt):
             found[key] = (row_id, sf_type, sf_id)
     return found
 

@@ -1,0 +1,59 @@
+"""The JSON codec: canonical values read back equal, and of the same type, as written."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hubforce.store.tables import dumps, loads
+
+canonical = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.text(),
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.lists(st.text(), unique=True).map(lambda xs: tuple(sorted(xs))),
+)
+
+
+@settings(derandomize=True, max_examples=200)
+@given(st.dictionaries(st.text(), canonical))
+def test_snapshots_of_canonical_values_round_trip_exactly(snapshot: dict[str, Any]) -> None:
+    back = loads(dumps(snapshot))
+
+    assert back == snapshot
+    for key, value in snapshot.items():
+        assert type(back[key]) is type(value)
+        if isinstance(value, Decimal):
+            assert str(back[key]) == str(value)  # 1.50 stays 1.50, not 1.5
+
+
+def test_other_python_values_round_trip_with_their_types() -> None:
+    value = {
+        "d": date(2026, 11, 28),
+        "dt": datetime(2026, 11, 28, 21, 0, tzinfo=UTC),
+        "set": frozenset({"b", "a"}),
+        "nested": [1, {"x": (1, 2)}],
+        "unicode": "Zoë — 東京",
+    }
+
+    assert loads(dumps(value)) == value
+    assert '"$set":["a","b"]' in dumps({"s": {"b", "a"}})  # stored sorted: stable text
+
+
+def test_booleans_stay_distinct_from_integers() -> None:
+    back = loads(dumps({"flag": True, "count": 1}))
+
+    assert back["flag"] is True
+    assert type(back["count"]) is int
+
+
+def test_values_without_a_canonical_form_are_refused() -> None:
+    with pytest.raises(TypeError, match="cannot store a object"):
+        dumps({"x": object()})
