@@ -74,6 +74,12 @@ _RANGE_OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
+_DIRECT_RANGE: dict[str, Callable[[str, Any], Callable[[Row], bool]]] = {
+    "<": lambda name, k: lambda row: (v := row.get(name)) is not None and v < k,
+    "<=": lambda name, k: lambda row: (v := row.get(name)) is not None and v <= k,
+    ">": lambda name, k: lambda row: (v := row.get(name)) is not None and v > k,
+    ">=": lambda name, k: lambda row: (v := row.get(name)) is not None and v >= k,
+}
 _KEYS: dict[str, Callable[[Any], Any] | None] = {
     "string": str.casefold,  # SOQL compares text case-insensitively
     "id": lambda v: v[:15],  # a 15-character id equals its 18-character form
@@ -182,6 +188,9 @@ class Resolver:
             if key is None:
                 return lambda row: (get(row) == k) == wanted
             return lambda row: ((v := get(row)) is not None and key(v) == k) == wanted
+        if key is None and not column.hops:
+            # The hot path of incremental sync (`SystemModstamp > X`): one call per row.
+            return _DIRECT_RANGE[op](column.field, k)
         fn = _RANGE_OPS[op]
         if key is None:
             return lambda row: (v := get(row)) is not None and fn(v, k)

@@ -68,8 +68,12 @@ def _lark() -> Lark:
     )
 
 
+@lru_cache(maxsize=512)
 def parse_soql(text: str) -> ast.Query:
-    """Parse one SOQL statement or raise MalformedQueryError pointing at the problem."""
+    """Parse one SOQL statement or raise MalformedQueryError pointing at the problem.
+
+    Results are cached by text: a sync polls the same few queries over and over.
+    """
     if not text.strip():
         raise MalformedQueryError("unexpected token: '<EOF>'")
     try:
