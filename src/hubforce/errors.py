@@ -45,16 +45,16 @@ RETRYABLE_CATEGORIES = frozenset({Category.RATE_LIMIT, Category.TRANSIENT})
 
 _SIDE_LABELS = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
 
+_SECRET_KEYS = (
+    r"access_token|refresh_token|client_secret|password|assertion|security_token|"
+    r"session_?id|code|hapikey|token"
+)
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"), r"\1[redacted]"),
-    (
-        re.compile(
-            r"(?i)((?:access_token|refresh_token|client_secret|password|assertion|"
-            r"security_token|session_id|sessionid|code|hapikey|token)"
-            r"[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+"
-        ),
-        r"\1[redacted]",
-    ),
+    # form and query strings: refresh_token=...
+    (re.compile(rf"(?i)\b((?:{_SECRET_KEYS})=)[^\s&,;]+"), r"\1[redacted]"),
+    # JSON: "client_secret": "..."
+    (re.compile(rf'(?i)("(?:{_SECRET_KEYS})"\s*:\s*")[^"]*'), r"\1[redacted]"),
     (re.compile(r"\bpat-[A-Za-z0-9-]{6,}"), "pat-[redacted]"),
     (re.compile(r"\b(00D[A-Za-z0-9]{12,15})![A-Za-z0-9._]+"), r"\1![redacted]"),
 )

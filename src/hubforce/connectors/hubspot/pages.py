@@ -76,6 +76,7 @@ class SearchWindow:
         self.finished = False
         self.last: tuple[int, str] | None = None
         self._at_last: set[str] = set()
+        self._pending: list[RemoteRecord] = []
         self.windows = 1
 
     def request_body(self, properties: Sequence[str]) -> dict[str, Any]:
@@ -111,6 +112,11 @@ class SearchWindow:
         """Take one answer; return its records not returned before, in (modified, id) order."""
         total = body.get("total")
         shifted = self.total is not None and isinstance(total, int) and total != self.total
+        if shifted:
+            # Offsets moved under us: this page may have skipped a record. Drop it and re-read
+            # from the last timestamp already returned.
+            self._restart()
+            return []
         if isinstance(total, int) and self.offset == 0:
             self.total = total
         fresh = [r for r in records if self._is_new(r)]
@@ -122,19 +128,28 @@ class SearchWindow:
             if self.last is None or key > self.last:
                 self.last = key
             self._at_last.add(record.id)
-        if (next_after(body) is None or len(records) < self.page_size) and not shifted:
+        if next_after(body) is None or len(records) < self.page_size:
             self.finished = True
-            return fresh
+            return self._release(fresh, everything=True)
         next_offset = self.offset + len(records)
-        if shifted:
-            self._restart()
-        elif next_offset + self.page_size > SEARCH_RESULT_CAP:
+        if next_offset + self.page_size > SEARCH_RESULT_CAP:
             if self.last is None or (self.lower is not None and self.last[0] <= self.lower):
                 raise PaginationLoop("hubspot", "more than 10,000 records share one timestamp")
             self._restart()
         else:
             self.offset = next_offset
-        return fresh
+        return self._release(fresh, everything=False)
+
+    def _release(self, fresh: list[RemoteRecord], *, everything: bool) -> list[RemoteRecord]:
+        """Hold back the records of the page's last timestamp (more may follow on the next
+        page), so that what is returned is in strict (modified, id) order across pages."""
+        combined = sorted([*self._pending, *fresh], key=lambda r: (r.modified_at, r.id))
+        if everything or not combined:
+            self._pending = []
+            return combined
+        top = combined[-1].modified_at
+        self._pending = [r for r in combined if r.modified_at == top]
+        return [r for r in combined if r.modified_at < top]
 
     def _is_new(self, record: RemoteRecord) -> bool:
         if self.last is None:
