@@ -43,7 +43,7 @@ def label_types(type_ids: set[int]) -> list[dict[str, Any]]:
 def _targets(portal: Portal, f: str, fid: int, t: str) -> list[dict[str, Any]]:
     links = portal.associations.targets(f, fid, t)
     return [
-        {"toObjectId": to_id, "associationTypes": label_types(links[to_id])}
+        {"toObjectId": str(to_id), "associationTypes": label_types(links[to_id])}
         for to_id in sorted(links)
     ]
 
@@ -57,7 +57,7 @@ async def get_page(
     fid = _record_id(portal, f, object_id)
     limit = query_int(request, "limit", 500, low=1, high=500)
     after = query_int(request, "after", 0, low=0, high=1 << 62)
-    rows = [r for r in _targets(portal, f, fid, t) if r["toObjectId"] >= after]
+    rows = [r for r in _targets(portal, f, fid, t) if int(r["toObjectId"]) >= after]
     body: dict[str, Any] = {"results": rows[:limit]}
     if len(rows) > limit:
         body["paging"] = {"next": {"after": str(rows[limit]["toObjectId"])}}
@@ -103,9 +103,9 @@ async def create(
         types = portal.associate(f, fid, t, tid, type_id)
     body = {
         "fromObjectTypeId": OBJECT_TYPES[f],
-        "fromObjectId": fid,
+        "fromObjectId": str(fid),
         "toObjectTypeId": OBJECT_TYPES[t],
-        "toObjectId": tid,
+        "toObjectId": str(tid),
         "labels": [assoc.TYPE_INFO[x][2] for x in types if assoc.TYPE_INFO[x][2]],
     }
     return JSONResponse(body, status_code=201)
@@ -164,9 +164,9 @@ async def batch_create(request: Request, from_type: str, to_type: str) -> JSONRe
         results.append(
             {
                 "fromObjectTypeId": OBJECT_TYPES[f],
-                "fromObjectId": fid,
+                "fromObjectId": str(fid),
                 "toObjectTypeId": OBJECT_TYPES[t],
-                "toObjectId": tid,
+                "toObjectId": str(tid),
                 "labels": [assoc.TYPE_INFO[x][2] for x in types if assoc.TYPE_INFO[x][2]],
             }
         )
