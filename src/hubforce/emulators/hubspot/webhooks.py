@@ -5,6 +5,7 @@ through its control API instead:
 
 - `PUT /__emulator__/webhooks`: target URL, app id, client secret, subscriptions, batch size,
   concurrency, signature versions, retry schedule, flush interval, shuffle seed, duplicates.
+  App id and client secret default to the emulated OAuth app's (`appId`, `client_secret`).
 - `GET /__emulator__/webhooks`: the settings (secret masked), counts and the delivery log.
 - `POST /__emulator__/webhooks/flush[?all=true]`: deliver due (or all queued) events now and
   return once every POST in flight has been answered.
@@ -54,6 +55,17 @@ async def detach_deliverer(app: FastAPI) -> None:
         await deliverer.stop()
 
 
+def _app_defaults(portal: object) -> dict[str, Any]:
+    """HubSpot signs with the app's client secret: default to the emulated OAuth app's."""
+    settings = getattr(portal, "settings", None)
+    defaults: dict[str, Any] = {}
+    for key, attr in (("appId", "app_id"), ("clientSecret", "client_secret")):
+        value = getattr(settings, attr, None)
+        if value is not None:
+            defaults[key] = value
+    return defaults
+
+
 def _settings_from(body: dict[str, Any]) -> WebhookSettings:
     try:
         return WebhookSettings.model_validate(body)
@@ -73,8 +85,8 @@ def build_webhooks_control_router() -> APIRouter:
 
     @router.put("")
     async def put_webhooks(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        settings = _settings_from(body)
         deliverer = get_deliverer(request.app)
+        settings = _settings_from({**_app_defaults(deliverer.portal), **body})
         deliverer.configure(settings)
         deliverer.ensure_subscribed()
         _start_if_possible(deliverer)
