@@ -56,6 +56,10 @@ class BackgroundServer:
         self.certs = ensure_local_certificates(cert_dir or default_cert_dir()) if tls else None
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # asyncio only sets TCP_NODELAY when sock.proto == IPPROTO_TCP, which a plain
+        # socket.socket() is not (proto 0); accepted sockets inherit it from here. Without it
+        # Nagle + delayed ACK cap a keep-alive client at ~25 requests/s.
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock.bind((host, port))
         self.port: int = self._sock.getsockname()[1]
         self._server = uvicorn.Server(_uvicorn_config(app, self.certs))
