@@ -105,9 +105,8 @@ def to_number(raw: object) -> Decimal | None:
 
 
 def _normalise(number: Decimal) -> Decimal:
+    # normalize() may give 1E+1 for 10: equal and hash-equal to 10; written out by format_decimal.
     number = number.normalize()
-    if number.as_tuple().exponent > 0:  # type: ignore[operator]  # 1E+1 -> 10
-        number = number.quantize(Decimal(1))
     if number.is_zero():
         return Decimal(0)  # -0 and 0E-5 are plain zero
     return number
