@@ -1,0 +1,239 @@
+"""Recording a round's outcome: links, snapshots, audit, failures, intents and cursors, at once.
+
+Everything of one round commits in one transaction (style.md section 4): either the cursor
+moves together with the links and snapshots that justify it, or nothing moves and the round is
+read again. A side that refused a write keeps its previous image in the snapshot
+(`RecordPlan.snapshot_after`), so the change is detected again instead of being lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from hubforce.engine.context import PairReport
+from hubforce.engine.lookup import LinkLookup
+from hubforce.engine.writing import RecordOutcome
+from hubforce.errors import RecordFailure
+from hubforce.store import AuditEntry, NewFailure, Store
+from hubforce.sync.fields import PairMapping
+from hubforce.sync.model import Change, Link, Side
+from hubforce.sync.operations import Create, RecordPlan, Unlink, Update
+
+
+@dataclass(slots=True)
+class Bookkeeping:
+    """The rows one round writes, gathered before the transaction opens."""
+
+    links: dict[str, Link] = field(default_factory=dict)
+    unlink: list[str] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+    failures: list[NewFailure] = field(default_factory=list)
+    resolved_hs: list[str] = field(default_factory=list)
+    resolved_sf: list[str] = field(default_factory=list)
+    created: dict[Side, dict[str, str]] = field(
+        default_factory=lambda: {Side.HUBSPOT: {}, Side.SALESFORCE: {}}
+    )
+    refused: dict[Side, list[str]] = field(
+        default_factory=lambda: {Side.HUBSPOT: [], Side.SALESFORCE: []}
+    )
+    cursors: dict[Side, str] = field(default_factory=dict)
+
+
+def gather(
+    mapping: PairMapping,
+    records: Sequence[RecordPlan],
+    outcomes: Sequence[RecordOutcome],
+    run_id: int | None,
+    report: PairReport,
+    lookup: LinkLookup,
+) -> Bookkeeping:
+    """Turn a written round into the rows to store, and count it in `report`."""
+    rules = {spec.key: str(spec.rule) for spec in mapping.fields}
+    book = Bookkeeping()
+    for record, outcome in zip(records, outcomes, strict=True):
+        hs_id = outcome.created.get(Side.HUBSPOT) or (record.hubspot.id if record.hubspot else None)
+        sf_id = outcome.created.get(Side.SALESFORCE) or (
+            record.salesforce.id if record.salesforce else None
+        )
+        sf_type = record.salesforce.object_type if record.salesforce else None
+        decided = {c.field: str(c.rule) for c in record.conflicts}
+        for op in record.operations:
+            if isinstance(op, Create):
+                sf_type = sf_type or (op.object_type if op.target is Side.SALESFORCE else None)
+                source_id = op.source.id
+                if op.target in outcome.created:
+                    book.created[op.target][source_id] = outcome.created[op.target]
+                    report.bump(report.created, f"{op.target}:{op.object_type}")
+                    _audit(
+                        book,
+                        mapping,
+                        op.target,
+                        outcome.created[op.target],
+                        op.values,
+                        {},
+                        rules,
+                        decided,
+                        run_id,
+                    )
+                elif op.target in outcome.failed:
+                    book.refused[op.target].append(source_id)
+            elif isinstance(op, Update) and op.target.side in outcome.written:
+                if op.target.side not in outcome.failed and (
+                    outcome.operations.get(op.target.side) == "update"
+                ):
+                    report.bump(report.updated, f"{op.target.side}:{op.target.object_type}")
+                    report.bump(report.blanked, str(op.target.side), len(op.blanked))
+                    _audit(
+                        book,
+                        mapping,
+                        op.target.side,
+                        op.target.id,
+                        op.values,
+                        op.previous,
+                        rules,
+                        decided,
+                        run_id,
+                    )
+            elif isinstance(op, Unlink):
+                book.unlink.append(op.hubspot.id)
+                report.unlinked += 1
+        for side, failure in outcome.failed.items():
+            _fail(
+                book,
+                mapping,
+                record,
+                side,
+                failure,
+                hs_id,
+                sf_type,
+                sf_id,
+                run_id,
+                report,
+                outcome.operations.get(side, "write"),
+            )
+        deleted = [s for s, kind in outcome.operations.items() if kind == "delete"]
+        for side in deleted:
+            if side in outcome.written:
+                report.bump(report.deleted, str(side))
+        unlinked = any(isinstance(op, Unlink) for op in record.operations)
+        if hs_id and sf_id and sf_type and not unlinked:
+            snapshot = record.snapshot_after(frozenset(outcome.failed))
+            if snapshot is not None:
+                book.links[hs_id] = Link(mapping.name, hs_id, sf_type, sf_id, snapshot)
+                lookup.add(mapping.name, hs_id, sf_id)
+        if not outcome.failed and (outcome.written or record.operations):
+            if hs_id:
+                book.resolved_hs.append(hs_id)
+            if sf_id:
+                book.resolved_sf.append(sf_id)
+    return book
+
+
+def _audit(
+    book: Bookkeeping,
+    mapping: PairMapping,
+    side: Side,
+    record_id: str,
+    values: Mapping[str, object],
+    previous: Mapping[str, object],
+    rules: dict[str, str],
+    decided: dict[str, str],
+    run_id: int | None,
+) -> None:
+    for key, new in values.items():
+        rule = decided.get(key) or rules.get(key, "")
+        book.audit.append(
+            AuditEntry(
+                run_id, mapping.name, str(side), record_id, key, previous.get(key), new, rule
+            )
+        )
+
+
+def _fail(
+    book: Bookkeeping,
+    mapping: PairMapping,
+    record: RecordPlan,
+    side: Side,
+    failure: RecordFailure,
+    hs_id: str | None,
+    sf_type: str | None,
+    sf_id: str | None,
+    run_id: int | None,
+    report: PairReport,
+    operation: str,
+) -> None:
+    book.failures.append(
+        NewFailure.of(
+            failure,
+            pair=mapping.name,
+            side=str(side),
+            operation=operation,
+            hubspot_id=hs_id,
+            salesforce_type=sf_type,
+            salesforce_id=sf_id,
+            run_id=run_id,
+        )
+    )
+    category = str(failure.category)
+    report.bump(report.failures, category)
+    report.failure_examples.setdefault(
+        category, f"{side} {operation} of {hs_id or sf_id}: {failure.api_code} {failure.message}"
+    )
+
+
+def read_failures(
+    mapping: PairMapping,
+    problems: Sequence[tuple[Change, RecordFailure]],
+    run_id: int | None,
+    report: PairReport,
+) -> list[NewFailure]:
+    """Fields that could not be read (a picklist value with no mapping...), as failures."""
+    out: list[NewFailure] = []
+    for change, failure in problems:
+        ref = change.ref
+        hs_id = ref.id if ref.side is Side.HUBSPOT else None
+        sf_id = ref.id if ref.side is Side.SALESFORCE else None
+        out.append(
+            NewFailure.of(
+                failure,
+                pair=mapping.name,
+                side=str(ref.side.other),
+                operation="read",
+                hubspot_id=hs_id,
+                salesforce_type=ref.object_type if sf_id else None,
+                salesforce_id=sf_id,
+                run_id=run_id,
+            )
+        )
+        category = str(failure.category)
+        report.bump(report.failures, category)
+        report.failure_examples.setdefault(
+            category, f"{ref.side} {ref.object_type} {ref.id}: {failure.message}"
+        )
+    return out
+
+
+def commit(store: Store, mapping: PairMapping, book: Bookkeeping) -> None:
+    """Write the round's rows and cursors in one transaction."""
+    pair = mapping.name
+    with store.transaction() as uow:
+        if book.unlink:
+            uow.links.unlink(pair, Side.HUBSPOT, book.unlink)
+        if book.links:
+            uow.links.upsert_many(list(book.links.values()))
+        if book.audit:
+            uow.audit.insert_many(book.audit)
+        if book.resolved_hs or book.resolved_sf:
+            uow.failures.resolve(
+                pair, hubspot_ids=book.resolved_hs, salesforce_ids=book.resolved_sf
+            )
+        if book.failures:
+            uow.failures.record_many(book.failures)
+        for side in (Side.HUBSPOT, Side.SALESFORCE):
+            if book.created[side]:
+                uow.intents.resolve_created(pair, str(side), book.created[side])
+            if book.refused[side]:
+                uow.intents.resolve_failed(pair, str(side), book.refused[side])
+        for side, value in book.cursors.items():
+            uow.cursors.set(pair, str(side), value)

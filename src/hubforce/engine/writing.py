@@ -1,0 +1,274 @@
+"""Writing a plan in batches: creates (behind intents), updates, deletes, per side.
+
+HubSpot batches of 100 and Salesforce sObject Collections of 200 (`allOrNone=false`) are the
+connectors' job; here operations are grouped per side and type, turned into wire values, sent,
+and every input's outcome is tied back to its record. A rejected record is a value (a
+`RecordFailure`) and the rest goes on. Creates are recorded as intents, committed, before they
+are sent: after a crash, `recovery` finds what landed by the intent's idempotency key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hubforce.connectors.hubspot.wire import ASSOCIATION_TYPES
+from hubforce.connectors.records import WriteResult
+from hubforce.engine.context import SyncContext
+from hubforce.engine.lookup import LinkLookup
+from hubforce.errors import Category, RecordFailure
+from hubforce.store import NewIntent
+from hubforce.sync.fields import ASSOCIATION_PREFIX, PairMapping
+from hubforce.sync.mapping import to_wire
+from hubforce.sync.model import Side
+from hubforce.sync.operations import Create, Delete, RecordPlan, Update
+
+
+@dataclass(slots=True)
+class RecordOutcome:
+    """What happened to one record plan's writes."""
+
+    created: dict[Side, str] = field(default_factory=dict)
+    failed: dict[Side, RecordFailure] = field(default_factory=dict)
+    written: set[Side] = field(default_factory=set)
+    operations: dict[Side, str] = field(default_factory=dict)
+
+
+def idempotency_key(mapping: PairMapping, op: Create) -> str:
+    """How a create can be found on its target after a crash: "<field>=<value>"."""
+    values = op.values
+    if op.target is Side.SALESFORCE:
+        if mapping.external_id:
+            return f"{mapping.external_id}={op.source.id}"
+        for key, name in (("email", "Email"), ("name", "Name"), ("dealname", "Name")):
+            if values.get(key):
+                return f"{name}={values[key]}"
+    else:
+        for key in ("email", "name", "dealname"):
+            if values.get(key):
+                return f"{key}={values[key]}"
+    return f"source={op.source.id}"
+
+
+def _failure(category: Category, code: str, message: str) -> RecordFailure:
+    return RecordFailure.of(category, code, message)
+
+
+class Writer:
+    """Sends one round's plan and collects the outcome of every record."""
+
+    def __init__(
+        self, ctx: SyncContext, mapping: PairMapping, lookup: LinkLookup, run_id: int | None
+    ) -> None:
+        self.ctx = ctx
+        self.mapping = mapping
+        self.lookup = lookup
+        self.run_id = run_id
+
+    async def write(self, records: Sequence[RecordPlan]) -> list[RecordOutcome]:
+        """Write every operation of `records`; one outcome per record, in order."""
+        outcomes = [RecordOutcome() for _ in records]
+        creates: dict[tuple[Side, str], list[tuple[int, Create]]] = {}
+        updates: dict[tuple[Side, str], list[tuple[int, Update]]] = {}
+        deletes: dict[tuple[Side, str], list[tuple[int, Delete]]] = {}
+        for index, record in enumerate(records):
+            for op in record.operations:
+                if isinstance(op, Create):
+                    creates.setdefault((op.target, op.object_type), []).append((index, op))
+                elif isinstance(op, Update):
+                    key = (op.target.side, op.target.object_type)
+                    updates.setdefault(key, []).append((index, op))
+                elif isinstance(op, Delete):
+                    key = (op.target.side, op.target.object_type)
+                    deletes.setdefault(key, []).append((index, op))
+        self._record_intents(creates)
+        for (side, object_type), items in creates.items():
+            await self._create(side, object_type, items, outcomes)
+        for (side, object_type), updates_ in updates.items():
+            await self._update(side, object_type, updates_, outcomes)
+        for (side, object_type), deletes_ in deletes.items():
+            await self._delete(side, object_type, deletes_, outcomes)
+        return outcomes
+
+    # -- creates --------------------------------------------------------------------------
+
+    def _record_intents(self, creates: dict[tuple[Side, str], list[tuple[int, Create]]]) -> None:
+        intents = [
+            NewIntent(
+                pair=self.mapping.name,
+                target_side=str(side),
+                source_id=op.source.id,
+                idempotency_key=idempotency_key(self.mapping, op),
+                source_type=op.source.object_type,
+                target_type=object_type,
+                run_id=self.run_id,
+            )
+            for (side, object_type), items in creates.items()
+            for _, op in items
+        ]
+        if intents:
+            with self.ctx.store.transaction() as uow:
+                uow.intents.record_many(intents)
+
+    async def _create(
+        self,
+        side: Side,
+        object_type: str,
+        items: list[tuple[int, Create]],
+        outcomes: list[RecordOutcome],
+    ) -> None:
+        bodies: list[dict[str, Any]] = []
+        links: list[list[tuple[str, int]]] = []
+        sent: list[int] = []
+        assign = False
+        for index, op in items:
+            outcomes[index].operations[side] = "create"
+            hubspot_id = op.source.id if side is Side.SALESFORCE else None
+            wire, failures, _ = to_wire(
+                self.mapping,
+                side,
+                object_type,
+                op.values,
+                lookup=self.lookup,
+                create=True,
+                hubspot_id=hubspot_id,
+            )
+            if failures:
+                outcomes[index].failed[side] = failures[0]
+                continue
+            associations = self._split_associations(wire) if side is Side.HUBSPOT else []
+            bodies.append(wire)
+            links.append(associations)
+            sent.append(index)
+            assign = assign or op.assign
+        if not bodies:
+            return
+        results: list[WriteResult]
+        if side is Side.HUBSPOT:
+            results = await self.ctx.hubspot.create(object_type, bodies, associations=links)
+        else:
+            results = await self.ctx.salesforce.create(object_type, bodies, auto_assign=assign)
+        self._after_write(side, "create", len(bodies))
+        for result in results:
+            outcome = outcomes[sent[result.index]]
+            if result.ok and result.id:
+                outcome.created[side] = result.id
+                outcome.written.add(side)
+            else:
+                outcome.failed[side] = result.failure or _failure(
+                    Category.UNKNOWN, "NO_ID", "the create returned no id"
+                )
+
+    def _split_associations(self, wire: dict[str, Any]) -> list[tuple[str, int]]:
+        """Move `assoc:<type>` values out of HubSpot properties into create associations."""
+        out: list[tuple[str, int]] = []
+        for key in [k for k in wire if k.startswith(ASSOCIATION_PREFIX)]:
+            value = wire.pop(key)
+            to_type = key[len(ASSOCIATION_PREFIX) :]
+            type_id = ASSOCIATION_TYPES.get((self.mapping.hubspot_type, to_type))
+            if value and type_id is not None:
+                out.append((str(value), type_id))
+        return out
+
+    # -- updates and deletes --------------------------------------------------------------
+
+    async def _update(
+        self,
+        side: Side,
+        object_type: str,
+        items: list[tuple[int, Update]],
+        outcomes: list[RecordOutcome],
+    ) -> None:
+        batch: list[tuple[str, dict[str, Any]]] = []
+        sent: list[int] = []
+        associations: list[tuple[int, str, str, str]] = []  # index, from, to type, to id
+        for index, op in items:
+            outcomes[index].operations[side] = "update"
+            wire, failures, _ = to_wire(
+                self.mapping, side, object_type, op.values, lookup=self.lookup
+            )
+            if failures:
+                outcomes[index].failed[side] = failures[0]
+                continue
+            if side is Side.HUBSPOT:
+                for key in [k for k in wire if k.startswith(ASSOCIATION_PREFIX)]:
+                    value = wire.pop(key)
+                    if value:
+                        to_type = key[len(ASSOCIATION_PREFIX) :]
+                        associations.append((index, op.target.id, to_type, str(value)))
+            if wire:
+                batch.append((op.target.id, wire))
+                sent.append(index)
+            elif not any(i == index for i, *_ in associations):
+                outcomes[index].operations[side] = "noop"  # only a snapshot refresh
+                outcomes[index].written.add(side)
+        if batch:
+            if side is Side.HUBSPOT:
+                results = await self.ctx.hubspot.update(object_type, batch)
+            else:
+                results = await self.ctx.salesforce.update(object_type, batch)
+            self._after_write(side, "update", len(batch))
+            self._collect(side, results, sent, outcomes)
+        await self._associate(object_type, associations, outcomes)
+
+    async def _associate(
+        self,
+        object_type: str,
+        items: list[tuple[int, str, str, str]],
+        outcomes: list[RecordOutcome],
+    ) -> None:
+        by_type: dict[str, list[tuple[int, str, str]]] = {}
+        for index, from_id, to_type, to_id in items:
+            by_type.setdefault(to_type, []).append((index, from_id, to_id))
+        for to_type, rows in by_type.items():
+            results = await self.ctx.hubspot.create_associations(
+                object_type, to_type, [(a, b) for _, a, b in rows]
+            )
+            self._after_write(Side.HUBSPOT, "associate", len(rows))
+            for result in results:
+                index = rows[result.index][0]
+                if result.ok:
+                    outcomes[index].written.add(Side.HUBSPOT)
+                else:
+                    outcomes[index].failed[Side.HUBSPOT] = result.failure or _failure(
+                        Category.ASSOCIATION, "ASSOCIATION_FAILED", "association refused"
+                    )
+
+    async def _delete(
+        self,
+        side: Side,
+        object_type: str,
+        items: list[tuple[int, Delete]],
+        outcomes: list[RecordOutcome],
+    ) -> None:
+        ids = [op.target.id for _, op in items]
+        for index, _ in items:
+            outcomes[index].operations[side] = "delete"
+        if side is Side.HUBSPOT:
+            results = await self.ctx.hubspot.archive(object_type, ids)
+        else:
+            results = await self.ctx.salesforce.delete(ids)
+        self._after_write(side, "delete", len(ids))
+        self._collect(side, results, [index for index, _ in items], outcomes)
+
+    def _collect(
+        self,
+        side: Side,
+        results: Sequence[WriteResult],
+        sent: Sequence[int],
+        outcomes: list[RecordOutcome],
+    ) -> None:
+        for result in results:
+            outcome = outcomes[sent[result.index]]
+            if result.ok:
+                outcome.written.add(side)
+            else:
+                outcome.failed[side] = result.failure or _failure(
+                    Category.UNKNOWN, "NO_RESULT", "no result for this record"
+                )
+
+    def _after_write(self, side: Side, kind: str, count: int) -> None:
+        hook = self.ctx.options.after_write
+        if hook is not None:
+            hook(self.mapping.name, side, kind, count)
