@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,12 +57,19 @@ class FakeHubSpot:
                     "correlationId": "x",
                 },
             )
-        hits = list(self.records)
-        for group in body.get("filterGroups") or []:
-            for f in group["filters"]:
-                hits = [rid for rid in hits if self.matches(rid, f)]
         # Ties in time come back in an order unrelated to id, as a real index may do.
-        hits.sort(key=lambda rid: (self.records[rid]["ts"], -int(rid)))
+        order = sorted((rec["ts"], -int(rid), rid) for rid, rec in self.records.items())
+        low, high = 0, len(order)
+        filters = [f for g in body.get("filterGroups") or [] for f in g["filters"]]
+        for f in filters:
+            if f["propertyName"] == "lastmodifieddate" and f["operator"] == "GTE":
+                low = max(low, bisect.bisect_left(order, (int(f["value"]),)))
+            elif f["propertyName"] == "lastmodifieddate" and f["operator"] == "LTE":
+                high = min(high, bisect.bisect_left(order, (int(f["value"]) + 1,)))
+        hits = [rid for _, _, rid in order[low:high]]
+        for f in filters:
+            if f["propertyName"] != "lastmodifieddate":
+                hits = [rid for rid in hits if self.matches(rid, f)]
         page = hits[after : after + limit]
         out: dict[str, Any] = {"total": len(hits), "results": [self.wire(rid) for rid in page]}
         if after + limit < len(hits):
