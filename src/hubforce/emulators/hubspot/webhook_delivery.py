@@ -81,6 +81,7 @@ class WebhookDeliverer:
         self.counts = DeliveryCounts()
         self.log: deque[dict[str, Any]] = deque(maxlen=DELIVERY_LOG_SIZE)
         self._bus: EventBus | None = None
+        self._data: object = getattr(portal, "stores", None)
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -115,11 +116,22 @@ class WebhookDeliverer:
             bus.subscribe(self.on_event)
             self._bus = bus
 
+    def _forget_events_of_a_reset_portal(self) -> None:
+        # A portal reset or state import replaces its stores: events about the old data must
+        # not reach the receiver afterwards. Settings stay, like an app's subscriptions.
+        data = getattr(self.portal, "stores", None)
+        if data is not self._data:
+            self._data = data
+            self._pending.clear()
+            self.counts = DeliveryCounts()
+            self.log.clear()
+
     # -- intake --------------------------------------------------------------------------
 
     def on_event(self, event: PortalEvent) -> None:
         """Queue one rendered copy of `event` per matching subscription (any thread)."""
         with self._lock:
+            self._forget_events_of_a_reset_portal()
             settings = self.settings
             if settings.target_url is None:
                 return
@@ -146,6 +158,7 @@ class WebhookDeliverer:
 
     def _take_batches(self, *, include_not_due: bool) -> list[list[PendingEvent]]:
         with self._lock:
+            self._forget_events_of_a_reset_portal()
             settings = self.settings
             if settings.target_url is None:
                 return []
@@ -323,6 +336,7 @@ class WebhookDeliverer:
     def snapshot(self, *, log_limit: int = 100) -> dict[str, Any]:
         """Settings (secret masked), counts, pending events and the latest deliveries."""
         with self._lock:
+            self._forget_events_of_a_reset_portal()
             counts = dict(vars(self.counts))
             counts["by_status"] = dict(self.counts.by_status)
             counts["pending"] = len(self._pending)

@@ -53,6 +53,9 @@ class Receiver:
         self.lock = threading.Lock()
         self.received: list[Received] = []
         self.script: deque[int | float] = deque()  # int: status; float: seconds to stall
+        self.stall = 0.0  # seconds every request takes
+        self.active = 0
+        self.max_active = 0
         self.app = FastAPI()
         self.app.add_api_route("/hook", self.hook, methods=["POST"])
 
@@ -61,6 +64,17 @@ class Receiver:
         with self.lock:
             self.received.append(Received(body, dict(request.headers), str(request.url)))
             step = self.script.popleft() if self.script else 200
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            return await self._answer(step)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    async def _answer(self, step: int | float) -> Response:
+        if self.stall:
+            await asyncio.sleep(self.stall)  # a slow endpoint, so requests overlap
         if isinstance(step, float):
             await asyncio.sleep(step)  # a slow endpoint, to trip the sender's timeout
             return Response(status_code=200)
@@ -79,6 +93,7 @@ class FakePortal:
         self.clock = EmulatorClock()
         self.portal_id = PORTAL_ID
         self.events = EventBus()
+        self.stores: dict[str, object] = {}
 
 
 def emulator_app(portal: FakePortal) -> FastAPI:
@@ -395,3 +410,28 @@ def test_delete_forgets_settings_and_queue(world: World) -> None:
     assert response.status_code == 200
     assert response.json()["stats"]["pending"] == 0
     assert response.json()["settings"]["targetUrl"] is None
+
+
+def test_no_more_than_max_concurrent_posts_are_in_flight(world: World) -> None:
+    world.receiver.stall = 0.2
+    world.configure(maxConcurrent=2, batchSize=1)
+    world.create_contacts(6)
+    assert world.flush()["posts"] == 6
+    assert len(world.receiver.events()) == 6
+    assert world.receiver.max_active == 2
+
+
+def test_a_portal_reset_drops_queued_events_but_keeps_settings(world: World) -> None:
+    world.receiver.script.extend([500])
+    world.configure(retrySchedule=[0])
+    world.create_contacts(2)
+    world.flush()
+    assert world.stats()["pending"] == 2
+    world.portal.stores = {}  # what Portal.reset() does: fresh stores
+    stats = world.stats()
+    assert (stats["pending"], stats["attempts"]) == (0, 0)
+    assert world.flush()["posts"] == 0
+    assert world.control.get("/__emulator__/webhooks").json()["settings"]["targetUrl"]
+    world.create_contacts(1, first_id=9)
+    world.flush()
+    assert [e["objectId"] for e in world.receiver.events()][-1] == 9
