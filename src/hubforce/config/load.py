@@ -101,8 +101,8 @@ def describe(error: ErrorDetails) -> tuple[str, str]:
         )
     if isinstance(cause, InlineSecretError):
         return (
-            "a secret is written inline",
-            "move the value to an environment variable and write ${HUBFORCE_SECRET_NAME} here",
+            str(cause),
+            "move the value to an environment variable and write ${THAT_VARIABLE} here",
         )
     if kind == "extra_forbidden":
         key = str(loc[-1]) if loc else "?"

@@ -60,8 +60,7 @@ def resolve_env_ref(value: Any, info: ValidationInfo) -> Any:
     match = ENV_REF.match(value.strip())
     if match is None:
         raise InlineSecretError(
-            "secrets may not be written in the configuration file; put the value in an "
-            "environment variable and write its name here as ${HUBSPOT_TOKEN}-style reference"
+            "a secret is written inline; secrets may only be ${ENV_VAR} references"
         )
     variable = match.group(1)
     env = _environment(info)
@@ -163,7 +162,7 @@ def _check_store_url(value: Any, info: ValidationInfo) -> Any:
         return resolve_env_ref(value, info).get_secret_value()
     if isinstance(value, str) and re.match(r"^[a-z0-9+]+://[^/@]*:[^/@]+@", value):
         raise InlineSecretError(
-            "the store URL carries a password; write the whole URL as ${HUBFORCE_STORE_URL}"
+            "the store URL carries a password inline; write the whole URL as ${HUBFORCE_STORE_URL}"
         )
     return value
 
