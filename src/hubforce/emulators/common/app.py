@@ -10,13 +10,47 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from starlette.middleware import Middleware
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hubforce.emulators.common.control import EmulatorBackend, build_control_router
 from hubforce.emulators.common.faults import FaultMiddleware, FaultRenderer
 from hubforce.emulators.common.stats import StatsMiddleware
 
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+class VendorServerError:
+    """Answers an unhandled exception with the vendor's 500 body, keeping the connection open.
+
+    Starlette's ServerErrorMiddleware re-raises after answering, which makes uvicorn close the
+    keep-alive connection under a client that is already sending its next request.
+    """
+
+    def __init__(self, app: ASGIApp, handler: ExceptionHandler) -> None:
+        self.app = app
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            if started:
+                raise
+            response = await self.handler(Request(scope, receive), exc)
+            await response(scope, receive, send)
 
 
 def build_emulator_app(
@@ -53,6 +87,8 @@ def build_emulator_app(
         render=render_fault,
         default_latency_ms=default_latency_ms,
     )
+    # Innermost: unhandled errors get the vendor 500 without dropping the connection.
+    app.user_middleware.append(Middleware(VendorServerError, handler=server_error))
     vendor_routes = [route for router in routers for route in router.routes]
     app.add_middleware(StatsMiddleware, stats=backend.stats, routes=lambda: vendor_routes)
     return app
