@@ -97,3 +97,52 @@ def test_crm_api_changes_reach_the_receiver_too(
     got = sorted((e["subscriptionType"], e["changeSource"]) for e in receiver.events())
     assert got == [("contact.creation", "API"), ("contact.deletion", "API")]
     assert {e["objectId"] for e in receiver.events()} == {int(contact_id)}
+
+
+def test_merge_and_association_events_carry_their_fields(
+    served: tuple[httpx.Client, Receiver, str],
+) -> None:
+    client, receiver, hook = served
+    settings = {
+        "targetUrl": hook,
+        "subscriptions": [
+            {"subscriptionType": "contact.merge"},
+            {"subscriptionType": "contact.associationChange"},
+        ],
+    }
+    client.put("/__emulator__/webhooks", json=settings)
+    auth = {"Authorization": f"Bearer {SETTINGS.static_token}"}
+
+    def create(kind: str, properties: dict[str, str]) -> str:
+        response = client.post(
+            f"/crm/v3/objects/{kind}", json={"properties": properties}, headers=auth
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    first = create("contacts", {"email": "m1@example.com"})
+    second = create("contacts", {"email": "m2@example.com"})
+    company = create("companies", {"name": "Acme"})
+    linked = client.put(
+        f"/crm/v4/objects/contacts/{first}/associations/default/companies/{company}",
+        headers=auth,
+    )
+    assert linked.status_code == 200, linked.text
+    merged = client.post(
+        "/crm/v3/objects/contacts/merge",
+        json={"primaryObjectId": first, "objectIdToMerge": second},
+        headers=auth,
+    )
+    assert merged.status_code == 200, merged.text
+    client.post("/__emulator__/webhooks/flush")
+    in_order = sorted(receiver.events(), key=lambda e: e["eventId"])
+    events = {e["subscriptionType"]: e for e in reversed(in_order)}  # the first of each type
+    association = events["contact.associationChange"]
+    assert association["associationType"] == "CONTACT_TO_COMPANY"
+    assert (association["fromObjectId"], association["toObjectId"]) == (int(first), int(company))
+    assert association["associationRemoved"] is False
+    merge = events["contact.merge"]
+    assert merge["primaryObjectId"] == int(first)
+    assert merge["mergedObjectIds"] == [int(second)]
+    assert merge["newObjectId"] == int(merged.json()["id"])
+    assert merge["changeFlag"] == "MERGED"
