@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubforce.emulators.common.app import build_emulator_app
 from hubforce.emulators.salesforce.bulk import build_bulk_router
@@ -81,12 +85,33 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(JsonParserError(f"Invalid request: {exc}"))
 
 
+def _internal_app(app: FastAPI, guard_options: dict[str, Any]) -> ASGIApp:
+    """The routes behind the guard, without stats and faults: /composite subrequests use it,
+    so they count neither as requests nor as API calls (the composite call itself does)."""
+    handlers = {k: v for k, v in app.exception_handlers.items() if k not in (500, Exception)}
+    stack = ExceptionMiddleware(
+        AsyncExitStackMiddleware(SalesforceGuard(app.router, **guard_options)), handlers=handlers
+    )
+
+    async def internal(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = app
+        await stack(scope, receive, send)
+
+    return internal
+
+
 def create_app(settings: SalesforceEmulatorSettings | None = None) -> FastAPI:
     """Build the emulator app around a fresh in-memory org."""
     settings = settings or SalesforceEmulatorSettings()
     org = Org(settings.org_config(), edition=settings.edition)
     sessions = SessionStore(org.clock, org.org_id, settings.static_token, settings.token_lifetime)
     internal_key = secrets.token_hex(16)
+    guard_options: dict[str, Any] = {
+        "org": org,
+        "sessions": sessions,
+        "max_body_bytes": settings.max_body_bytes,
+        "internal_key": internal_key,
+    }
     app = build_emulator_app(
         title="hubforce Salesforce emulator",
         backend=org,
@@ -99,19 +124,10 @@ def create_app(settings: SalesforceEmulatorSettings | None = None) -> FastAPI:
             RequestValidationError: _validation_error,
         },
         default_latency_ms=lambda: settings.default_latency_ms,
-        inner_middleware=[
-            (
-                SalesforceGuard,
-                {
-                    "org": org,
-                    "sessions": sessions,
-                    "max_body_bytes": settings.max_body_bytes,
-                    "internal_key": internal_key,
-                },
-            )
-        ],
+        inner_middleware=[(SalesforceGuard, guard_options)],
     )
     app.state.sessions = sessions
+    app.state.internal_app = _internal_app(app, guard_options)
     app.state.internal_key = internal_key
     app.state.settings = settings
     if settings.seed is not None:

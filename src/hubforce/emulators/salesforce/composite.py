@@ -243,7 +243,7 @@ async def composite(request: Request) -> Response:
     results: dict[str, Any] = {}
     responses: list[dict[str, Any]] = []
     failed_at: int | None = None
-    transport = httpx.ASGITransport(app=request.app)
+    transport = httpx.ASGITransport(app=request.app.state.internal_app)
     if all_or_none:
         org.begin()
     async with httpx.AsyncClient(transport=transport, base_url="http://composite") as client:
@@ -260,7 +260,7 @@ async def composite(request: Request) -> Response:
             reply = await client.request(
                 str(sub.get("method", "GET")).upper(), url, content=content, headers=headers
             )
-            data = reply.json() if reply.content else None
+            data = _json_or_none(reply)
             location = reply.headers.get("location")
             responses.append(
                 _sub(ref, reply.status_code, data, {"Location": location} if location else {})
@@ -287,5 +287,59 @@ async def composite(request: Request) -> Response:
     return JSONResponse({"compositeResponse": responses})
 
 
+def _json_or_none(reply: httpx.Response) -> Any:
+    if not reply.content:
+        return None
+    try:
+        return reply.json()
+    except ValueError:
+        return None
+
+
 def _sub(ref: str, status: int, body: Any, headers: dict[str, str]) -> dict[str, Any]:
     return {"body": body, "httpHeaders": headers, "httpStatusCode": status, "referenceId": ref}
+
+
+async def composite_batch(request: Request) -> Response:
+    """POST composite/batch: up to 25 independent subrequests, each an API call, no rollback."""
+    body = await read_json(request)
+    subrequests = body.get("batchRequests") if isinstance(body, dict) else None
+    if not isinstance(subrequests, list) or not subrequests:
+        raise JsonParserError("Expected a `batchRequests` array")
+    if len(subrequests) > MAX_SUBREQUESTS:
+        raise TooManyRecords(f"A batch may have at most {MAX_SUBREQUESTS} subrequests")
+    halt = bool(body.get("haltOnError", False))
+    headers = {
+        "authorization": request.headers.get("authorization", ""),
+        "content-type": "application/json",
+    }
+    results: list[dict[str, Any]] = []
+    halted = False
+    transport = httpx.ASGITransport(app=request.app.state.internal_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://batch") as client:
+        for sub in subrequests:
+            if halted:
+                results.append(
+                    {
+                        "statusCode": 412,
+                        "result": [
+                            {
+                                "errorCode": "BATCH_PROCESSING_HALTED",
+                                "message": "Batch processing halted per request",
+                            }
+                        ],
+                    }
+                )
+                continue
+            url = "/services/data/" + str(sub.get("url", "")).lstrip("/")
+            payload = sub.get("richInput")
+            reply = await client.request(
+                str(sub.get("method", "GET")).upper(),
+                url,
+                content=json.dumps(payload) if payload is not None else None,
+                headers=headers,
+            )
+            results.append({"statusCode": reply.status_code, "result": _json_or_none(reply)})
+            halted = halt and reply.status_code >= 400
+    has_errors = any(r["statusCode"] >= 400 for r in results)
+    return JSONResponse({"hasErrors": has_errors, "results": results})

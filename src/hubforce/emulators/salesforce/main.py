@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 
 from hubforce.emulators.common.serve import default_cert_dir, serve_forever
@@ -37,7 +38,7 @@ def serve(
             seed=seed,
         )
         app = create_app(settings)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         console.print(f"[red]Cannot start the Salesforce emulator:[/] {exc}")
         raise SystemExit(2) from exc
     certs = ensure_local_certificates(default_cert_dir()) if tls else None

@@ -79,6 +79,7 @@ class Org:
         self._schema_lower = {name.lower(): obj for name, obj in self.schema.items()}
         self._prefixes = {obj.key_prefix: obj.name for obj in self.schema.values()}
         self.rules = OrgRules(self.config, self.schema)
+        self.schema_changed_at = self.clock.now().replace(microsecond=0)
         self.api_enabled = edition != "professional"
         self.api_usage = DailyAllocation(
             self.clock, daily_allocation(edition, self.config.licenses)

@@ -6,6 +6,7 @@ Session, version and limits were already checked by `guard.SalesforceGuard`.
 from __future__ import annotations
 
 import json
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from fastapi import Request
@@ -135,9 +136,17 @@ def _sobject_summary(obj: SObjectSchema, version: str) -> dict[str, Any]:
     }
 
 
-async def describe_global(request: Request) -> dict[str, Any]:
-    """GET sobjects: describeGlobal."""
+async def describe_global(request: Request) -> Any:
+    """GET sobjects: describeGlobal (304 when unchanged since If-Modified-Since)."""
     org, _, version = ctx(request)
+    since = request.headers.get("if-modified-since")
+    if since:
+        try:
+            unchanged = parsedate_to_datetime(since) >= org.schema_changed_at
+        except (TypeError, ValueError):
+            unchanged = False
+        if unchanged:
+            return Response(status_code=304)
     return {
         "encoding": "UTF-8",
         "maxBatchSize": 200,
@@ -229,7 +238,7 @@ async def limits(request: Request) -> dict[str, Any]:
 
 async def create(request: Request, sobject: str) -> Response:
     """POST sobjects/{Type}: 201 {id, success, errors}."""
-    org, user, _ = ctx(request)
+    org, user, version = ctx(request)
     values = await read_object(request)
     rid = org.create(
         sobject,
@@ -238,7 +247,11 @@ async def create(request: Request, sobject: str) -> Response:
         user_id=user,
         allow_save=allow_save_of(request),
     )
-    return JSONResponse({"id": rid, "success": True, "errors": []}, status_code=201)
+    return JSONResponse(
+        {"id": rid, "success": True, "errors": []},
+        status_code=201,
+        headers={"Location": record_url(version, org.sobject(sobject).name, rid)},
+    )
 
 
 async def retrieve(request: Request, sobject: str, record_id: str) -> dict[str, Any]:

@@ -46,6 +46,7 @@ def build_rest_router() -> APIRouter:
         f"{coll}/{{sobject}}/{{field}}", composite.collections_upsert, methods=["PATCH"]
     )
     r.add_api_route(f"{V}/composite", composite.composite, methods=["POST"])
+    r.add_api_route(f"{V}/composite/batch", composite.composite_batch, methods=["POST"])
     return r
 
 

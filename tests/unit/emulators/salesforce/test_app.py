@@ -80,6 +80,42 @@ def test_composite_resolves_references_counts_once_and_halts_all_or_none() -> No
         assert results[2]["body"][0]["errorCode"] == "REQUIRED_FIELD_MISSING"
         state = (await c.get("/__emulator__/state")).json()
         assert len(state["records"]["Account"]) == 1
+        stats = (await c.get("/__emulator__/stats")).json()
+        assert stats["by_route"] == {"POST /services/data/v{version}/composite": 2}
+        assert stats["api_calls"] == 2
+
+    run(scenario)
+
+
+def test_composite_batch_counts_each_subrequest_and_halts_on_error() -> None:
+    async def scenario(c: httpx.AsyncClient) -> None:
+        batch = [
+            {"method": "POST", "url": "v59.0/sobjects/Account", "richInput": {"Name": "A"}},
+            {"method": "POST", "url": "v59.0/sobjects/Lead", "richInput": {"Company": "x"}},
+            {"method": "GET", "url": "v59.0/limits"},
+        ]
+        reply = await c.post(
+            f"{V}/composite/batch", json={"haltOnError": True, "batchRequests": batch}
+        )
+        body = reply.json()
+        assert body["hasErrors"] is True
+        assert [r["statusCode"] for r in body["results"]] == [201, 400, 412]
+        assert body["results"][2]["result"][0]["errorCode"] == "BATCH_PROCESSING_HALTED"
+        assert (await c.get("/__emulator__/stats")).json()["api_calls"] == 3
+
+    run(scenario)
+
+
+def test_describe_global_honours_if_modified_since() -> None:
+    async def scenario(c: httpx.AsyncClient) -> None:
+        fresh = await c.get(
+            f"{V}/sobjects", headers={"If-Modified-Since": "Mon, 01 Jan 2024 00:00:00 GMT"}
+        )
+        assert fresh.status_code == 200 and fresh.json()["maxBatchSize"] == 200
+        later = await c.get(
+            f"{V}/sobjects", headers={"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}
+        )
+        assert later.status_code == 304 and later.content == b""
 
     run(scenario)
 
