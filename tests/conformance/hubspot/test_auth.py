@@ -19,7 +19,7 @@ REDIRECT = "http://127.0.0.1:9/callback"
 def _authorize(url: str, portal: Portal) -> str:
     """Walk the local authorize page and return the authorization code."""
     client_id = portal.settings.client_id
-    with httpx.Client(base_url=url, follow_redirects=False) as http:
+    with httpx.Client(base_url=url, follow_redirects=False, verify=False) as http:
         page = http.get(
             "/oauth/authorize",
             params={
@@ -108,10 +108,12 @@ def test_bad_refresh_token_is_400_with_status_code(hubspot_client: HubSpot, port
     assert json.loads(exc.value.body)["status"] == "BAD_REFRESH_TOKEN"
 
 
-def test_rate_headers_and_ten_secondly_429(hubspot_url: str, portal: Portal) -> None:
+def test_rate_headers_and_ten_secondly_429(
+    hubspot_url: str, portal: Portal, hubspot_control: httpx.Client
+) -> None:
     from tests.conformance.hubspot.conftest import STATIC_TOKEN
 
-    httpx.put(hubspot_url + "/__emulator__/limits", json={"burst": 3})
+    hubspot_control.put("/__emulator__/limits", json={"burst": 3})
     portal.clock.freeze()
     try:
         client = HubSpot(
@@ -139,8 +141,8 @@ def test_rate_headers_and_ten_secondly_429(hubspot_url: str, portal: Portal) -> 
         portal.clock.freeze(False)
 
 
-def test_daily_limit_429(hubspot_client: HubSpot, hubspot_url: str) -> None:
-    httpx.put(hubspot_url + "/__emulator__/limits", json={"daily": 1})
+def test_daily_limit_429(hubspot_client: HubSpot, hubspot_control: httpx.Client) -> None:
+    hubspot_control.put("/__emulator__/limits", json={"daily": 1})
     api = hubspot_client.crm.contacts.basic_api
     assert api.get_page().results == []
     with pytest.raises(ApiException) as exc:
@@ -151,13 +153,13 @@ def test_daily_limit_429(hubspot_client: HubSpot, hubspot_url: str) -> None:
     assert body["message"] == "You have reached your daily limit."
 
 
-def test_injected_faults_render_hubspot_bodies(hubspot_client: HubSpot, hubspot_url: str) -> None:
+def test_injected_faults_render_hubspot_bodies(
+    hubspot_client: HubSpot, hubspot_control: httpx.Client
+) -> None:
     from hubspot.crm.contacts.exceptions import ServiceException
 
     rule = {"route": "/crm/v3/objects/contacts", "method": "GET", "sequence": ["503", "429"]}
-    assert (
-        httpx.post(hubspot_url + "/__emulator__/faults", json={"rules": [rule]}).status_code == 200
-    )
+    assert hubspot_control.post("/__emulator__/faults", json={"rules": [rule]}).status_code == 200
     api = hubspot_client.crm.contacts.basic_api
     with pytest.raises(ServiceException) as exc:
         api.get_page()
@@ -168,11 +170,13 @@ def test_injected_faults_render_hubspot_bodies(hubspot_client: HubSpot, hubspot_
     assert api.get_page().results == []
 
 
-def test_malformed_json_is_400_not_a_traceback(hubspot_url: str) -> None:
+def test_malformed_json_is_400_not_a_traceback(
+    hubspot_url: str, hubspot_control: httpx.Client
+) -> None:
     from tests.conformance.hubspot.conftest import STATIC_TOKEN
 
-    reply = httpx.post(
-        hubspot_url + "/crm/v3/objects/contacts",
+    reply = hubspot_control.post(
+        "/crm/v3/objects/contacts",
         content=b'{"properties": {',
         headers={"Authorization": f"Bearer {STATIC_TOKEN}", "Content-Type": "application/json"},
     )

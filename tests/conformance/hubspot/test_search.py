@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 from hubspot import HubSpot
 from hubspot.crm.contacts import ApiException, Filter, FilterGroup, PublicObjectSearchRequest
@@ -217,26 +218,23 @@ def test_invalid_search_bodies_are_400(hubspot_client: HubSpot, body: dict[str, 
 
 
 def test_search_has_no_rate_headers_and_its_own_limit(
-    hubspot_client: HubSpot, hubspot_url: str
+    hubspot_url: str, hubspot_control: httpx.Client
 ) -> None:
-    import httpx
-
     from tests.conformance.hubspot.conftest import STATIC_TOKEN
 
-    httpx.put(hubspot_url + "/__emulator__/limits", json={"search_per_second": 2})
+    http = hubspot_control
+    http.put("/__emulator__/limits", json={"search_per_second": 2})
     headers = {"Authorization": f"Bearer {STATIC_TOKEN}"}
-    url = hubspot_url + "/crm/v3/objects/contacts/search"
-    with httpx.Client(headers=headers) as http:
-        portal_clock = http.post(hubspot_url + "/__emulator__/clock", json={"freeze": True})
-        assert portal_clock.status_code == 200
-        try:
-            first = http.post(url, json={})
-            assert first.status_code == 200
-            assert not [h for h in first.headers if h.lower().startswith("x-hubspot-ratelimit")]
-            assert http.post(url, json={}).status_code == 200
-            third = http.post(url, json={})
-        finally:
-            http.post(hubspot_url + "/__emulator__/clock", json={"freeze": False})
+    url = "/crm/v3/objects/contacts/search"
+    assert http.post("/__emulator__/clock", json={"freeze": True}).status_code == 200
+    try:
+        first = http.post(url, json={}, headers=headers)
+        assert first.status_code == 200
+        assert not [h for h in first.headers if h.lower().startswith("x-hubspot-ratelimit")]
+        assert http.post(url, json={}, headers=headers).status_code == 200
+        third = http.post(url, json={}, headers=headers)
+    finally:
+        http.post("/__emulator__/clock", json={"freeze": False})
     assert third.status_code == 429
     body = third.json()
     assert body["message"] == "You have reached your secondly limit."
