@@ -57,21 +57,44 @@ def salesforce_usage(headers: Mapping[str, str]) -> DailyUsage | None:
     return DailyUsage(used=int(match.group(1)), limit=int(match.group(2)))
 
 
-class Window:
-    """A rolling window of our own sends: at most `limit` in any `seconds`."""
+def hubspot_burst(headers: Mapping[str, str]) -> tuple[int, float, int] | None:
+    """(max, interval seconds, remaining) of HubSpot's burst window, from its headers."""
+    try:
+        limit = int(headers["X-HubSpot-RateLimit-Max"])
+        interval = int(headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")) / 1000
+        remaining = int(headers.get("X-HubSpot-RateLimit-Remaining", str(limit)))
+    except (KeyError, ValueError):
+        return None
+    return limit, interval, remaining
 
-    def __init__(self, limit: int, seconds: float) -> None:
+
+class Window:
+    """A rolling window of our own sends: at most `limit` in any `seconds`.
+
+    `slack` widens the window a little: the server counts arrival times, which trail our send
+    times by a latency that varies, so a send exactly `seconds` later could still land inside.
+    """
+
+    def __init__(self, limit: int, seconds: float, slack: float = 0.05) -> None:
         self.limit = limit
         self.seconds = seconds
+        self.slack = slack
         self._sent: deque[float] = deque()
+        self.blocked_until = 0.0
 
     def wait_time(self, now: float) -> float:
         """Seconds until one more send fits (0 when it fits now)."""
-        while self._sent and self._sent[0] <= now - self.seconds:
+        span = self.seconds + self.slack
+        while self._sent and self._sent[0] <= now - span:
             self._sent.popleft()
-        if len(self._sent) < self.limit:
-            return 0.0
-        return self._sent[0] + self.seconds - now
+        wait = max(0.0, self.blocked_until - now)
+        if len(self._sent) >= self.limit:
+            wait = max(wait, self._sent[0] + span - now)
+        return wait
+
+    def count(self, now: float) -> int:
+        """Our sends still inside the window at `now`."""
+        return sum(1 for t in self._sent if t > now - self.seconds - self.slack)
 
     def record(self, now: float) -> None:
         """Count one send at `now`."""
@@ -89,6 +112,7 @@ class Governor:
         share: float = 0.5,
         slow_at: float = 0.9,
         usage_reader: Callable[[Mapping[str, str]], DailyUsage | None] | None = None,
+        burst_reader: Callable[[Mapping[str, str]], tuple[int, float, int] | None] | None = None,
         daily_reset: Callable[[datetime], float] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -100,6 +124,7 @@ class Governor:
         self.share = share
         self.slow_at = slow_at
         self.usage_reader = usage_reader
+        self.burst_reader = burst_reader
         self.daily_reset = daily_reset or seconds_to_utc_midnight
         self.monotonic = monotonic
         self.now = now
@@ -132,11 +157,19 @@ class Governor:
 
     def after(self, kind: str, response: httpx.Response) -> None:
         """Read usage headers of a response (every response, errors included)."""
-        if self.usage_reader is None:
-            return
-        usage = self.usage_reader(response.headers)
-        if usage is not None:
-            self.usage = usage
+        if self.usage_reader is not None:
+            usage = self.usage_reader(response.headers)
+            if usage is not None:
+                self.usage = usage
+        burst = self.burst_reader(response.headers) if self.burst_reader else None
+        windows = self.windows.get("*")
+        if burst is not None and windows:
+            limit, interval, remaining = burst
+            # The API tells the real window (its tier); follow it rather than a guess.
+            windows[0].limit, windows[0].seconds = limit, interval
+            if remaining <= 0 and windows[0].count(self.monotonic()) < limit:
+                # Someone else (another worker of this app) spent the window: wait it out.
+                windows[0].blocked_until = self.monotonic() + interval
 
     async def _check_budget(self) -> None:
         usage, budget = self.usage, self.budget
@@ -183,6 +216,7 @@ def hubspot_governor(
         windows={"*": [ten], "search": [Window(search_per_second, 1.0)]},
         share=share,
         usage_reader=hubspot_usage,
+        burst_reader=hubspot_burst,
         sleep=sleep,
         monotonic=monotonic,
         now=now,

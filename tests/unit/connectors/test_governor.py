@@ -45,13 +45,13 @@ async def test_ten_second_window_paces_the_burst_without_a_429(clock: FakeClock)
         await gov.before("list")
     assert clock.sleeps == []
     await gov.before("list")
-    assert clock.sleeps == [pytest.approx(10.0)]
+    assert clock.sleeps == [pytest.approx(10.05)]
     # The search limiter is separate: five a second, not counted in the ten-second window.
     for _ in range(5):
         await gov.before("search")
     assert len(clock.sleeps) == 1
     await gov.before("search")
-    assert clock.sleeps[-1] == pytest.approx(1.0)
+    assert clock.sleeps[-1] == pytest.approx(1.05)
 
 
 async def test_budget_share_pauses_with_rate_limited(clock: FakeClock) -> None:
@@ -76,3 +76,24 @@ async def test_near_the_budget_sends_are_spread_until_the_reset(clock: FakeClock
     gov.after("query", httpx.Response(200, headers={"Sforce-Limit-Info": "api-usage=100/1000"}))
     await gov.before("query")
     assert len(clock.sleeps) == 1
+
+
+async def test_burst_follows_the_headers_and_waits_when_others_spent_it(clock: FakeClock) -> None:
+    gov = hubspot_governor(
+        burst=100, sleep=clock.sleep, monotonic=clock.monotonic, now=lambda: NOON
+    )
+    headers = {
+        "X-HubSpot-RateLimit-Max": "2",
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+        "X-HubSpot-RateLimit-Remaining": "1",
+    }
+    gov.after("list", httpx.Response(200, headers=headers))
+    await gov.before("list")
+    await gov.before("list")
+    await gov.before("list")  # the tier's window is 2, not the configured 100
+    assert clock.sleeps == [pytest.approx(10.05)]
+    spent = {**headers, "X-HubSpot-RateLimit-Remaining": "0"}
+    clock.now += 60
+    gov.after("list", httpx.Response(200, headers=spent))  # another worker used the window
+    await gov.before("list")
+    assert clock.sleeps[-1] == pytest.approx(10.0)
