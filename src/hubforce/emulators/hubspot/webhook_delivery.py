@@ -102,8 +102,10 @@ class WebhookDeliverer:
             self._semaphore = asyncio.Semaphore(settings.max_concurrent)
 
     def reset(self) -> None:
-        """Forget settings, queue, counts and log."""
+        """Forget settings, queue, counts, log and id sequences."""
         with self._lock:
+            self._event_ids = itertools.count(1)
+            self._batch_ids = itertools.count(1)
             self._pending.clear()
             self.counts = DeliveryCounts()
             self.log.clear()

@@ -80,6 +80,13 @@ class Receiver:
             return Response(status_code=200)
         return Response(status_code=step)
 
+    def reset(self) -> None:
+        with self.lock:
+            self.received.clear()
+            self.script.clear()
+            self.stall = 0.0
+            self.max_active = self.active
+
     def snapshot(self) -> list[Received]:
         with self.lock:
             return list(self.received)
@@ -148,8 +155,8 @@ class World:
             self.portal.events.emit(PortalEvent("contact.creation", i, now, "API"))
 
 
-@pytest.fixture
-def world() -> Iterator[World]:
+@pytest.fixture(scope="module")
+def served_world() -> Iterator[World]:
     portal = FakePortal()
     receiver = Receiver()
     with (
@@ -158,6 +165,14 @@ def world() -> Iterator[World]:
         httpx.Client(base_url=em.url, timeout=30) as control,
     ):
         yield World(portal, receiver, rx.url + "/hook", control)
+
+
+@pytest.fixture
+def world(served_world: World) -> World:
+    """The module's servers with webhooks unconfigured and an empty receiver."""
+    assert served_world.control.delete("/__emulator__/webhooks").status_code == 200
+    served_world.receiver.reset()
+    return served_world
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
