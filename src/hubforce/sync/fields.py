@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from hubforce.config.model import (
     DefaultValue,
@@ -109,15 +109,24 @@ class PairMapping:
     match_on: tuple[str, ...] = ()
     inclusion: InclusionFilter | None = None
     extra_defaults: Mapping[str, Mapping[str, DefaultValue]] = field(default_factory=dict)
+    _by_type: dict[str, tuple[FieldSpec, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    memo: dict[object, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Tables derived from this mapping by the converters, computed once per mapping."""
 
     def fields_for(self, object_type: str) -> tuple[FieldSpec, ...]:
         """The synced (not dont_sync) fields that exist on `object_type` (all on HubSpot's)."""
-        every = object_type == self.hubspot_type
-        return tuple(
-            spec
-            for spec in self.fields
-            if spec.rule is not Rule.DONT_SYNC and (every or spec.applies_to(object_type))
-        )
+        found = self._by_type.get(object_type)
+        if found is None:
+            every = object_type == self.hubspot_type
+            found = tuple(
+                spec
+                for spec in self.fields
+                if spec.rule is not Rule.DONT_SYNC and (every or spec.applies_to(object_type))
+            )
+            self._by_type[object_type] = found  # a cache: the mapping itself never changes
+        return found
 
     def spec(self, key: str) -> FieldSpec:
         """The field with `key`."""
@@ -222,7 +231,7 @@ def _field_defaults(
     return found
 
 
-_READERS: dict[ValueKind, Callable[[object], CanonicalValue]] = {
+READERS: dict[ValueKind, Callable[[object], CanonicalValue]] = {
     ValueKind.STRING: v.to_string,
     ValueKind.EMAIL: v.to_email,
     ValueKind.NUMBER: v.to_number,
@@ -238,4 +247,4 @@ _READERS: dict[ValueKind, Callable[[object], CanonicalValue]] = {
 
 def canonical(kind: ValueKind, raw: object) -> CanonicalValue:
     """The canonical value of `raw` for a field of `kind`; raises ConversionError."""
-    return _READERS[kind](raw)
+    return READERS[kind](raw)

@@ -10,7 +10,7 @@ both directions: the engine reads and writes HubSpot associations itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from hubforce.errors import Category, RecordFailure
 from hubforce.sync import values as v
 from hubforce.sync.fields import (
     ASSOCIATION_PREFIX,
+    READERS,
     DictLookup,
     FieldSpec,
     IdLookup,
@@ -67,12 +68,11 @@ def to_change(
     stamps: dict[str, int] = {}
     failures: list[RecordFailure] = []
     hubspot = side is Side.HUBSPOT
-    for spec in mapping.fields_for(object_type):
-        name = spec.hubspot if hubspot else spec.salesforce_for(object_type)
+    for key, name, fast, spec in _readers(mapping, side, object_type):
         if name not in raw:
             continue
         try:
-            value = _read(spec, hubspot, raw[name], lookup)
+            value = fast(raw[name]) if fast is not None else _read(spec, hubspot, raw[name], lookup)
         except _Skip:
             continue
         except v.ConversionError as exc:
@@ -81,9 +81,9 @@ def to_change(
         except _Refused as exc:
             failures.append(_failure(exc.category, spec, name, exc.message))
             continue
-        values[spec.key] = value
+        values[key] = value
         if field_modified_at and name in field_modified_at:
-            stamps[spec.key] = field_modified_at[name]
+            stamps[key] = field_modified_at[name]
     included = is_included(mapping.inclusion, raw) if hubspot else True
     change = Change(
         ref=RecordRef(side, object_type, record_id),
@@ -94,6 +94,28 @@ def to_change(
         included=included,
     )
     return change, failures
+
+
+_Reader = tuple[str, str, Callable[[object], CanonicalValue] | None, FieldSpec]
+
+
+def _readers(mapping: PairMapping, side: Side, object_type: str) -> list[_Reader]:
+    """Per field: key, wire name, and a plain converter when no lookup or table is needed."""
+    memo_key = ("readers", side, object_type)
+    found: list[_Reader] | None = mapping.memo.get(memo_key)
+    if found is None:
+        hubspot = side is Side.HUBSPOT
+        found = []
+        for spec in mapping.fields_for(object_type):
+            name = spec.hubspot if hubspot else spec.salesforce_for(object_type)
+            plain = (
+                spec.kind not in (ValueKind.OWNER, ValueKind.REFERENCE)
+                and spec.transform is not Transform.FRACTION_TO_PERCENT
+                and (hubspot or not spec.to_hubspot_values)
+            )
+            found.append((spec.key, name, READERS[spec.kind] if plain else None, spec))
+        mapping.memo[memo_key] = found
+    return found
 
 
 def to_wire(

@@ -131,8 +131,18 @@ class _Planner:
         hs_previous: FieldValues = {}
         sf_writes: FieldValues = {}
         sf_previous: FieldValues = {}
+        # Only keys that differ from the snapshot on some side can need work.
+        candidates: set[str] | None = None
+        if snapshot is not None:
+            candidates = {k for k, val in hs_values.items() if base_hs.get(k, UNKNOWN) != val}
+            candidates.update(k for k, val in sf_values.items() if base_sf.get(k, UNKNOWN) != val)
+            if not candidates:
+                record.snapshot = snapshot
+                return record  # nothing changed: the steady state costs no more than this
         for spec in self.fields(sf_type):
             key = spec.key
+            if candidates is not None and key not in candidates:
+                continue
             hc: Current
             sc: Current
             if key in hs_values:

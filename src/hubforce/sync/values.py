@@ -56,6 +56,10 @@ def is_blank(value: object) -> bool:
 
 def to_string(raw: object) -> str | None:
     """Text: stripped, line ends normalised, blank as None."""
+    if type(raw) is str:  # the common case, kept fast
+        if "\r" in raw:
+            raw = raw.replace("\r\n", "\n").replace("\r", "\n")
+        return raw.strip() or None
     if raw is None:
         return None
     if isinstance(raw, bool):
