@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from hubforce.config.model import ValueKind
 from hubforce.engine.context import PairReport
 from hubforce.engine.lookup import LinkLookup
 from hubforce.engine.writing import RecordOutcome
-from hubforce.errors import RecordFailure
+from hubforce.errors import Category, RecordFailure
 from hubforce.store import AuditEntry, NewFailure, Store
 from hubforce.sync.fields import PairMapping
 from hubforce.sync.model import Change, Link, Side
@@ -190,8 +191,14 @@ def read_failures(
 ) -> list[NewFailure]:
     """Fields that could not be read (a picklist value with no mapping...), as failures."""
     out: list[NewFailure] = []
+    owner_fields = {spec.salesforce for spec in mapping.fields if spec.kind is ValueKind.OWNER}
     for change, failure in problems:
         ref = change.ref
+        if failure.category is Category.ASSOCIATION and set(failure.fields) <= owner_fields:
+            # Records owned by a user with no HubSpot owner (e.g. the integration user):
+            # the owner is simply not synced, as in the native connector.
+            report.bump(report.skipped, "owner without a HubSpot twin")
+            continue
         hs_id = ref.id if ref.side is Side.HUBSPOT else None
         sf_id = ref.id if ref.side is Side.SALESFORCE else None
         out.append(
