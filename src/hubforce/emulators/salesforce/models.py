@@ -19,32 +19,21 @@ from hubforce.emulators.common.stats import RequestStats
 from hubforce.emulators.salesforce import lifecycle, tracking
 from hubforce.emulators.salesforce.config import OrgConfig, default_config
 from hubforce.emulators.salesforce.exceptions import (
-    CannotUpdateConvertedLead as ConvertedLocked,
-)
-from hubforce.emulators.salesforce.exceptions import DuplicateValue as UniqueClash
-from hubforce.emulators.salesforce.exceptions import (
+    CannotUpdateConvertedLead,
     EntityIsDeleted,
-    InvalidCrossReferenceKey,
-    InvalidFieldForInsertUpdate,
     InvalidType,
     MalformedId,
     MultipleRecordsMatch,
     NotFound,
-    RequiredFieldMissing,
 )
 from hubforce.emulators.salesforce.ids import make_id, to18
 from hubforce.emulators.salesforce.rules import OrgRules
-from hubforce.emulators.salesforce.schema import (
-    OPPORTUNITY_STAGES,
-    SObjectSchema,
-    custom_field,
-    standard_objects,
-)
-from hubforce.emulators.salesforce.values import coerce_value, wire_datetime
+from hubforce.emulators.salesforce.schema import SObjectSchema, build_schema
+from hubforce.emulators.salesforce.validation import check_unique, clean_values, complete_row
+from hubforce.emulators.salesforce.values import wire_datetime
 
 Row = dict[str, Any]
 EDITIONS = ("developer", "professional", "enterprise", "unlimited")
-_STAGES = {s[0]: s for s in OPPORTUNITY_STAGES}
 
 
 def daily_allocation(edition: str, licenses: int) -> int:
@@ -75,7 +64,7 @@ class Org:
         self.faults = FaultPlan()
         self.api_version = api_version
         self.org_id = make_id("00D", 1)
-        self.schema: dict[str, SObjectSchema] = self._build_schema()
+        self.schema: dict[str, SObjectSchema] = build_schema(self.config)
         self._schema_lower = {name.lower(): obj for name, obj in self.schema.items()}
         self._prefixes = {obj.key_prefix: obj.name for obj in self.schema.values()}
         self.rules = OrgRules(self.config, self.schema)
@@ -87,22 +76,6 @@ class Org:
         self.reset()
 
     # -- schema -----------------------------------------------------------------------------
-
-    def _build_schema(self) -> dict[str, SObjectSchema]:
-        schema = standard_objects()
-        custom_index = 0
-        for name, spec in self.config.objects.items():
-            obj = next((o for o in schema.values() if o.name.lower() == name.lower()), None)
-            if obj is None:
-                if not name.endswith("__c"):
-                    raise ValueError(f"custom object {name!r} must end with '__c'")
-                prefix = spec.key_prefix or f"a0{'0123456789ABCDEFGHIJ'[custom_index]}"
-                custom_index += 1
-                obj = _custom_object(name, spec.label or name.removesuffix("__c"), prefix)
-                schema[name] = obj
-            for field_spec in spec.fields:
-                obj.add(custom_field(field_spec.model_dump()))
-        return schema
 
     def sobject(self, name: str) -> SObjectSchema:
         """The sObject type `name` (case-insensitive); NotFound for an unknown type."""
@@ -346,67 +319,6 @@ class Org:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def _clean(self, obj: SObjectSchema, values: Mapping[str, Any], *, creating: bool) -> Row:
-        clean: Row = {}
-        for key, value in values.items():
-            if key == "attributes":
-                continue
-            fs = obj.field(key)
-            if not (fs.createable if creating else fs.updateable):
-                raise InvalidFieldForInsertUpdate(
-                    f"Unable to create/update fields: {fs.name}. Please check the security "
-                    "settings of this field and verify that it is read/write for your profile or "
-                    "permission set.",
-                    [fs.name],
-                )
-            coerced = coerce_value(fs, value)
-            if fs.type == "reference" and coerced is not None:
-                coerced = self._check_reference(fs.name, fs.label, fs.reference_to, coerced)
-            clean[fs.name] = coerced
-        return clean
-
-    def _check_reference(self, name: str, label: str, targets: list[str], value: str) -> str:
-        try:
-            rid = to18(value)
-        except MalformedId as exc:
-            raise MalformedId(f"{label}: id value of incorrect type: {value}", [name]) from exc
-        target = self.sobject_of_id(rid)
-        row = self.records[target.name].get(rid) if target and target.name in targets else None
-        if row is None or row["IsDeleted"]:
-            raise InvalidCrossReferenceKey(f"{label}: invalid cross reference id", [name])
-        return rid
-
-    def complete(self, obj: SObjectSchema, row: Row) -> None:
-        """Computed fields and the required-field check."""
-        if "Name" in obj.fields and obj.fields["Name"].calculated:
-            row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p)
-        if obj.name == "Opportunity" and row.get("StageName") in _STAGES:
-            _, probability, closed, won, forecast = _STAGES[row["StageName"]]
-            row["IsClosed"], row["IsWon"], row["ForecastCategoryName"] = closed, won, forecast
-            if row.get("Probability") is None:
-                row["Probability"] = probability
-        missing = [
-            f.name
-            for f in obj.fields.values()
-            if not f.nillable and f.createable and row.get(f.name) is None
-        ]
-        if missing:
-            raise RequiredFieldMissing(
-                f"Required fields are missing: [{', '.join(missing)}]", missing
-            )
-
-    def _check_unique(self, obj: SObjectSchema, row: Row, exclude: str | None) -> None:
-        for f in obj.fields.values():
-            value = row.get(f.name)
-            if (f.unique or f.external_id) and value is not None and value != "":
-                others = self.lookup(obj.name, f.name, str(value).lower()) - {exclude}
-                if others and f.unique:
-                    raise UniqueClash(
-                        f"duplicate value found: {f.name} duplicates value on record with id: "
-                        f"{sorted(others)[0]}",
-                        [f.name],
-                    )
-
     def insert_row(self, sobject: str, values: Mapping[str, Any], *, user_id: str = "") -> str:
         """Store a record with system fields and defaults, skipping every rule (seeding)."""
         obj = self.sobject(sobject)
@@ -444,7 +356,7 @@ class Org:
     ) -> str:
         """Validate and insert a record as the API does; return its 18-char id."""
         obj = self.sobject(sobject)
-        clean = self._clean(obj, values, creating=True)
+        clean = clean_values(self, obj, values, creating=True)
         user = user_id or self.integration_user_id
         row: Row = dict.fromkeys(obj.fields)
         for f in obj.fields.values():
@@ -455,9 +367,9 @@ class Org:
         if "OwnerId" in obj.fields:
             row["OwnerId"] = user
         row.update(clean)
-        self.complete(obj, row)
+        complete_row(obj, row)
         self.rules.check_validation(obj.name, row, None)
-        self._check_unique(obj, row, None)
+        check_unique(self, obj, row, None)
         self.rules.check_duplicates(
             obj.name, row, self.lookup, allow_save=allow_save, version=self.api_version
         )
@@ -495,12 +407,12 @@ class Org:
         obj = self.sobject(sobject)
         old = self._live(obj, record_id)
         if obj.name == "Lead" and old["IsConverted"]:
-            raise ConvertedLocked("cannot reference converted lead", [])
-        clean = self._clean(obj, values, creating=False)
+            raise CannotUpdateConvertedLead("cannot reference converted lead", [])
+        clean = clean_values(self, obj, values, creating=False)
         row = {**old, **clean}
-        self.complete(obj, row)
+        complete_row(obj, row)
         self.rules.check_validation(obj.name, row, old)
-        self._check_unique(obj, row, old["Id"])
+        check_unique(self, obj, row, old["Id"])
         dup_fields = {f for r in self.rules.duplicate.get(obj.name, ()) for f in r.match_fields}
         if any(old.get(f) != row.get(f) for f in dup_fields):
             self.rules.check_duplicates(
@@ -599,19 +511,3 @@ class Org:
     def moment(self) -> datetime:
         """The emulator clock's current time."""
         return self.clock.now()
-
-
-def _custom_object(name: str, label: str, prefix: str) -> SObjectSchema:
-    from hubforce.emulators.salesforce.schema import _f, _ref, _system_fields
-
-    obj = SObjectSchema(name=name, label=label, key_prefix=prefix, custom=True)
-    obj.label_plural = label + "s"
-    system = _system_fields(name)
-    for fs in [
-        *system[:3],
-        _ref("OwnerId", "User", "Owner", nillable=False, defaulted_on_create=True),
-        _f("Name", "string", 80, nillable=False),
-        *system[3:],
-    ]:
-        obj.add(fs)
-    return obj

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from hubforce.emulators.salesforce.config import OrgConfig
 from hubforce.emulators.salesforce.exceptions import InvalidField
 
 FIELD_TYPES = frozenset(
@@ -317,3 +318,35 @@ def custom_field(spec: dict[str, Any]) -> FieldSchema:
         relationship_name=name.removesuffix("__c") + "__r" if reference_to else None,
         custom=True,
     )
+
+
+def build_schema(config: OrgConfig) -> dict[str, SObjectSchema]:
+    """The standard objects, extended (and joined by custom objects) as the config says."""
+    schema = standard_objects()
+    custom_index = 0
+    for name, spec in config.objects.items():
+        obj = next((o for o in schema.values() if o.name.lower() == name.lower()), None)
+        if obj is None:
+            if not name.endswith("__c"):
+                raise ValueError(f"custom object {name!r} must end with '__c'")
+            prefix = spec.key_prefix or f"a0{'0123456789ABCDEFGHIJ'[custom_index % 20]}"
+            custom_index += 1
+            obj = _custom_object(name, spec.label or name.removesuffix("__c"), prefix)
+            schema[name] = obj
+        for field_spec in spec.fields:
+            obj.add(custom_field(field_spec.model_dump()))
+    return schema
+
+
+def _custom_object(name: str, label: str, prefix: str) -> SObjectSchema:
+    obj = SObjectSchema(name=name, label=label, key_prefix=prefix, custom=True)
+    obj.label_plural = label + "s"
+    system = _system_fields(name)
+    for fs in [
+        *system[:3],
+        _ref("OwnerId", "User", "Owner", nillable=False, defaulted_on_create=True),
+        _f("Name", "string", 80, nillable=False),
+        *system[3:],
+    ]:
+        obj.add(fs)
+    return obj

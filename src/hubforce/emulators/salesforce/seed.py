@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from hubforce.emulators.common.world import generate_world
+from hubforce.emulators.salesforce.validation import complete_row
 from hubforce.emulators.salesforce.values import wire_datetime
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def seed_org(org: Org, params: dict[str, Any]) -> dict[str, Any]:
                 values["ContactId"] = contacts[d.contact_key]
             rid = org.insert_row("Opportunity", values)
             row = org.records["Opportunity"][rid]
-            org.complete(org.sobject("Opportunity"), row)
+            complete_row(org.sobject("Opportunity"), row)
             created["Opportunity"] += 1
     if extra:
         created["Lead"] += add_synthetic_leads(org, extra, seed)
