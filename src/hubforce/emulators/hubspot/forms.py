@@ -6,7 +6,8 @@ sets the conversion properties (`recent_conversion_*`, `first_conversion_*`, and
 CALCULATED the read-only `num_conversion_events`, `num_unique_conversion_events`), and is
 recorded. Routes:
 
-- `POST /submissions/v3/integration/submit/{portalId}/{formGuid}`: unauthenticated.
+- `POST /submissions/v3/integration/submit/{portalId}/{formGuid}`: unauthenticated, 50 per
+  rolling 10 s (429 beyond, unless the portal's limits are disabled).
 - `POST /submissions/v3/integration/secure/submit/{portalId}/{formGuid}`: needs a token.
 - `GET /form-integrations/v1/submissions/forms/{formGuid}?limit=&after=`: read submissions.
 - `GET /__emulator__/forms`, `PUT /__emulator__/forms/{guid}`,
@@ -21,6 +22,7 @@ wording for each error type is unconfirmed (reference section 8).
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from typing import Any
 
@@ -28,6 +30,7 @@ from fastapi import APIRouter, Body, FastAPI, HTTPException, Query, Request
 from pydantic import ValidationError
 from starlette.responses import JSONResponse
 
+from hubforce.emulators.common.limits import RollingWindow
 from hubforce.emulators.common.stats import CONTROL_PREFIX
 from hubforce.emulators.hubspot.exceptions import AuthenticationError, ObjectNotFound
 from hubforce.emulators.hubspot.form_models import (
@@ -41,6 +44,7 @@ from hubforce.emulators.hubspot.models import Portal
 SUBMIT_PATH = "/submissions/v3/integration/submit/{portal_id}/{form_guid}"
 SECURE_SUBMIT_PATH = "/submissions/v3/integration/secure/submit/{portal_id}/{form_guid}"
 READ_PATH = "/form-integrations/v1/submissions/forms/{form_guid}"
+UNAUTHENTICATED_LIMIT = 50  # submissions per rolling ten seconds, per portal (reference 8)
 
 
 class FormsState:
@@ -50,6 +54,7 @@ class FormsState:
         self.portal = portal
         self.forms: dict[str, FormDefinition] = load_forms(portal.settings.forms)
         self.submissions: dict[str, list[FormSubmission]] = {}
+        self.window = RollingWindow(portal.clock, UNAUTHENTICATED_LIMIT, 10.0)
         self._stores = portal.stores
 
     def current(self) -> FormsState:
@@ -57,6 +62,7 @@ class FormsState:
         if self.portal.stores is not self._stores:  # reset() and import replace the stores
             self.forms = load_forms(self.portal.settings.forms)
             self.submissions.clear()
+            self.window.reset()
             self._stores = self.portal.stores
         return self
 
@@ -154,9 +160,26 @@ def _upsert_contact(
     return portal.upsert_contact_by_email(properties, change_source="FORM")
 
 
-async def _submit(request: Request, portal_id: str, form_guid: str) -> JSONResponse:
+def _rate_limited(state: FormsState) -> JSONResponse:
+    # HubSpot's CRM 429 shape; the forms endpoint's own 429 body is unconfirmed.
+    seconds = max(1, math.ceil(state.window.retry_after()))
+    body = {
+        "status": "error",
+        "message": "You have reached your ten_secondly_rolling limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": str(uuid.uuid4()),
+        "policyName": "TEN_SECONDLY_ROLLING",
+    }
+    return JSONResponse(body, status_code=429, headers={"Retry-After": str(seconds)})
+
+
+async def _submit(
+    request: Request, portal_id: str, form_guid: str, *, limited: bool
+) -> JSONResponse:
     state = get_forms_state(request.app)
     portal = state.portal
+    if limited and portal.limits_enabled and not state.window.try_acquire():
+        return _rate_limited(state)
     form = state.forms.get(form_guid)
     if form is None or portal_id != str(portal.portal_id):
         return _form_error(404, f"Form {form_guid} not found for portal {portal_id}", None)
@@ -188,12 +211,13 @@ def build_forms_router() -> APIRouter:
 
     @router.post(SUBMIT_PATH)
     async def submit(request: Request, portal_id: str, form_guid: str) -> JSONResponse:
-        return await _submit(request, portal_id, form_guid)
+        return await _submit(request, portal_id, form_guid, limited=True)
 
     @router.post(SECURE_SUBMIT_PATH)
     async def secure_submit(request: Request, portal_id: str, form_guid: str) -> JSONResponse:
         _authenticate(request, get_forms_state(request.app).portal)
-        return await _submit(request, portal_id, form_guid)
+        # Authenticated submissions have "higher limits" that HubSpot does not publish.
+        return await _submit(request, portal_id, form_guid, limited=False)
 
     @router.get(READ_PATH)
     async def read_submissions(

@@ -386,3 +386,16 @@ def test_forms_come_from_the_config_or_the_defaults() -> None:
         assert ok.json() == {"inlineMessage": "Thanks for submitting the form."}
         missing = client.post(f"/submissions/v3/integration/submit/{PORTAL}/{CONTACT_US_GUID}")
         assert missing.status_code == 404
+
+
+def test_unauthenticated_submissions_are_limited_to_50_per_ten_seconds(hs: Harness) -> None:
+    statuses = [hs.submit({"email": f"r{i}@example.com"}).status_code for i in range(51)]
+    assert statuses == [200] * 50 + [429]
+    limited = hs.submit({"email": "late@example.com"})
+    assert limited.json()["policyName"] == "TEN_SECONDLY_ROLLING"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 10
+    path = f"/submissions/v3/integration/secure/submit/{PORTAL}/{CONTACT_US_GUID}"
+    secure = {"fields": [{"name": "email", "value": "sec@example.com"}]}
+    assert hs.client.post(path, json=secure, headers=TOKEN).status_code == 200
+    hs.portal.clock.advance(10.5)
+    assert hs.submit({"email": "later@example.com"}).status_code == 200
