@@ -6,7 +6,7 @@ Writes return one WriteResult per input, in input order; per-record failures are
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -16,6 +16,7 @@ from hubforce.connectors.governor import Governor, hubspot_governor
 from hubforce.connectors.http import ApiSession, RetryPolicy, build_http_client
 from hubforce.connectors.hubspot import errors as hs_errors
 from hubforce.connectors.hubspot.pages import AfterCursor, SearchWindow
+from hubforce.connectors.hubspot.results import chunks, failed_association_ids, map_batch_results
 from hubforce.connectors.hubspot.wire import (
     ASSOCIATION_TYPES,
     association_specs,
@@ -41,12 +42,6 @@ HISTORY_BATCH_SIZE = 50
 SEARCH_PAGE_SIZE = 200
 SEARCH_IN_MAX = 100
 LIST_PAGE_SIZE = 100
-
-
-def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    """Consecutive slices of at most `size` items."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class HubSpotClient:
@@ -485,77 +480,3 @@ class HubSpotClient:
                 problem = failed.get(a) or failed.get(b)
                 results.append(WriteResult(start + i, problem is None, a, failure=problem))
         return results
-
-
-def map_batch_results(
-    body: Mapping[str, Any],
-    keys: list[str],
-    start: int,
-    *,
-    op: str,
-    id_property: str | None = None,
-) -> list[WriteResult]:
-    """Results and per-item errors of a 200/201/207 batch answer -> one WriteResult per input.
-
-    Inputs are matched by `objectWriteTraceId` first, then by id (update) or by the upsert key.
-    An input the answer does not mention at all is a failure, never a silent success.
-    """
-    by_position: dict[int, WriteResult] = {}
-    position_of_key = {key.lower(): i for i, key in enumerate(keys)}
-    for obj in body.get("results") or ():
-        pos = _position(obj, keys, position_of_key, start, id_property)
-        if pos is None:
-            continue
-        created = op == "create" or bool(obj.get("new", False))
-        by_position[pos] = WriteResult(start + pos, True, str(obj.get("id")), created=created)
-    for error in body.get("errors") or ():
-        failure = hs_errors.record_failure(error)
-        context = error.get("context") or {}
-        positions = [
-            int(t) - start for t in context.get("objectWriteTraceId") or () if str(t).isdigit()
-        ]
-        for key in context.get("ids") or context.get("id") or ():
-            if str(key).lower() in position_of_key:
-                positions.append(position_of_key[str(key).lower()])
-        for pos in positions:
-            if 0 <= pos < len(keys) and pos not in by_position:
-                rid = keys[pos] if op != "create" else None
-                by_position[pos] = WriteResult(start + pos, False, rid, failure=failure)
-    missing = RecordFailure.of(
-        Category.UNKNOWN, "NO_RESULT", "HubSpot returned no result for this input"
-    )
-    return [
-        by_position.get(i)
-        or WriteResult(start + i, False, keys[i] if op != "create" else None, failure=missing)
-        for i in range(len(keys))
-    ]
-
-
-def _position(
-    obj: Mapping[str, Any],
-    keys: list[str],
-    position_of_key: dict[str, int],
-    start: int,
-    id_property: str | None,
-) -> int | None:
-    trace = obj.get("objectWriteTraceId")
-    if trace is not None and str(trace).isdigit() and 0 <= int(trace) - start < len(keys):
-        return int(trace) - start
-    if id_property:
-        value = (obj.get("properties") or {}).get(id_property)
-        if value is not None and str(value).lower() in position_of_key:
-            return position_of_key[str(value).lower()]
-    rid = str(obj.get("id", "")).lower()
-    return position_of_key.get(rid)
-
-
-def failed_association_ids(body: Mapping[str, Any]) -> dict[str, RecordFailure]:
-    """Ids named by the errors of a 207 association answer -> their failure."""
-    out: dict[str, RecordFailure] = {}
-    for error in body.get("errors") or ():
-        base = hs_errors.record_failure(error)
-        failure = RecordFailure.of(Category.ASSOCIATION, base.api_code, base.message)
-        for values in (error.get("context") or {}).values():
-            for value in values or ():
-                out[str(value)] = failure
-    return out
