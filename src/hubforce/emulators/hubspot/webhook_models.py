@@ -9,6 +9,7 @@ association changes add associationType/fromObjectId/toObjectId/associationRemov
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -91,6 +92,16 @@ class WebhookSettings(BaseModel):
     shuffle_seed: int | None = Field(default=None, alias="shuffleSeed")
     # At-least-once: share of delivered events sent once more, in a later batch.
     duplicate_rate: float = Field(default=0.0, ge=0.0, le=1.0, alias="duplicateRate")
+
+    @field_validator("target_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        # HubSpot insists on https; the emulator also takes http for loopback receivers.
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"targetUrl must be an http(s) URL, got {value!r}")
+        return value
 
     @field_validator("retry_schedule")
     @classmethod

@@ -403,6 +403,7 @@ def test_get_masks_the_secret_and_lists_deliveries(world: World) -> None:
         ),
         ({"signatureVersions": ["v1", "v2"]}, "choose one"),
         ({"batchSize": 101}, "batchSize"),
+        ({"targetUrl": "ftp://example.com/x"}, "http(s) URL"),
         ({"surprise": 1}, "surprise"),
     ],
 )
