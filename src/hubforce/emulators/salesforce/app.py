@@ -55,7 +55,7 @@ class SalesforceEmulatorSettings(BaseModel):
     config_path: Path | None = None
     config: OrgConfig | None = None
     default_latency_ms: int = Field(default=0, ge=0)
-    max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=150 * 1024 * 1024, ge=1024)  # Bulk 2.0's upload cap
     seed: int | None = None
 
     def org_config(self) -> OrgConfig:

@@ -69,9 +69,12 @@ class SessionStore:
         session = self._access.get(token)
         if session is None:
             raise InvalidSessionId("Session expired or invalid")
-        if session.expires_at is not None and session.expires_at <= self.clock.now().timestamp():
+        now = self.clock.now().timestamp()
+        if session.expires_at is not None and session.expires_at <= now:
             self._access.pop(token, None)
             raise InvalidSessionId("Session expired or invalid")
+        # Salesforce times sessions out after inactivity: each use extends the session.
+        session.expires_at = now + self.lifetime
         return session.user_id
 
     def expire_all(self) -> int:

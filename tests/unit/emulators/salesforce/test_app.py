@@ -8,15 +8,15 @@ from typing import Any
 
 import httpx
 
-from hubforce.emulators.salesforce.app import create_app
+from hubforce.emulators.salesforce.app import SalesforceEmulatorSettings, create_app
 
 V = "/services/data/v59.0"
 Scenario = Callable[[httpx.AsyncClient], Awaitable[None]]
 
 
-def run(scenario: Scenario) -> None:
+def run(scenario: Scenario, settings: SalesforceEmulatorSettings | None = None) -> None:
     async def main() -> None:
-        transport = httpx.ASGITransport(app=create_app())
+        transport = httpx.ASGITransport(app=create_app(settings))
         headers = {"Authorization": "Bearer emulator-token"}
         async with httpx.AsyncClient(
             transport=transport, base_url="http://sf", headers=headers
@@ -134,7 +134,7 @@ def test_guard_and_bad_input_get_vendor_errors() -> None:
         assert wrong_type.json()[0]["errorCode"] == "UNSUPPORTED_MEDIA_TYPE"
         broken = await c.post(f"{V}/sobjects/Lead", content=b'{"LastName": ')
         assert broken.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
-        too_big = await c.post(f"{V}/sobjects/Lead", content=b"x" * (51 * 1024 * 1024))
+        too_big = await c.post(f"{V}/sobjects/Lead", content=b"x" * (1024 * 1024 + 1))
         assert too_big.status_code == 413
         readonly = await c.post(f"{V}/sobjects/Lead", json={"LastName": "A", "Company": "B",
                                                              "IsConverted": True})  # fmt: skip
@@ -142,7 +142,7 @@ def test_guard_and_bad_input_get_vendor_errors() -> None:
         stats = (await c.get("/__emulator__/stats")).json()
         assert stats["api_calls"] == 3  # versions, the bad version and the 413 are not counted
 
-    run(scenario)
+    run(scenario, SalesforceEmulatorSettings(max_body_bytes=1024 * 1024))
 
 
 def test_control_convert_lead_and_merge() -> None:
