@@ -1,0 +1,194 @@
+"""`hubforce sync`, `hubforce validate` and `hubforce status`: parse, call one function, render."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hubforce.cli import app
+from hubforce.config import HubforceConfig, load_config
+from hubforce.engine.context import CycleOptions, CycleReport
+from hubforce.engine.cycle import run_cycle
+from hubforce.engine.runner import compile_mappings, sync_context
+from hubforce.engine.validate import Problem, validate_mappings
+from hubforce.errors import AuthFailed, ConfigError, ConnectorError, HubforceError, RateLimited
+from hubforce.store import open_store
+
+CONFIG_OPTION = typer.Option(Path("hubforce.yaml"), "--config", "-c", help="Configuration file.")
+
+
+def _exit_code(exc: HubforceError) -> int:
+    if isinstance(exc, ConfigError):
+        return 2
+    if isinstance(exc, AuthFailed):
+        return 3
+    if isinstance(exc, RateLimited):
+        return 4
+    if isinstance(exc, ConnectorError):
+        return 5
+    return 1
+
+
+def fail(console: Console, exc: HubforceError) -> typer.Exit:
+    """Render a hubforce error once (what failed, the API's words, what to do)."""
+    console.print(f"[bold red]error:[/] {exc.message}")
+    if isinstance(exc, ConnectorError) and exc.api_code:
+        console.print(f"  {exc.side} said: {exc.api_code} {exc.api_message}")
+    if exc.hint:
+        console.print(f"  [bold]fix:[/] {exc.hint}")
+    return typer.Exit(_exit_code(exc))
+
+
+def _load(console: Console, path: Path) -> HubforceConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise fail(console, exc) from None
+
+
+def render_report(console: Console, report: CycleReport, *, verbose: bool = False) -> None:
+    """A table of what a cycle did (or, dry, would do) per pair and side."""
+    title = "Dry run: nothing was written" if report.dry_run else f"Sync run {report.run_id}"
+    table = Table(title=title)
+    for column in ("pair", "read", "matched", "created", "updated", "deleted", "conflicts"):
+        table.add_column(column)
+    table.add_column("failures", style="red")
+    for pair in report.pairs:
+
+        def fmt(counts: dict[str, int]) -> str:
+            return "\n".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-"
+
+        table.add_row(
+            pair.pair,
+            fmt(pair.read),
+            str(pair.matched),
+            fmt(pair.created),
+            fmt(pair.updated),
+            fmt(pair.deleted),
+            fmt(pair.conflicts),
+            fmt(pair.failures),
+        )
+    console.print(table)
+    for pair in report.pairs:
+        for category, example in sorted(pair.failure_examples.items()):
+            console.print(f"[red]{pair.pair}[/] {category}: {example}")
+        if report.dry_run or verbose:
+            for line in pair.planned:
+                console.print(f"  [cyan]{pair.pair}[/] {line}", highlight=False, markup=False)
+
+
+@app.command("sync")
+def sync(
+    config: Path = CONFIG_OPTION,
+    once: bool = typer.Option(False, "--once", help="Run one cycle and exit."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Print the plan (creates, updates, blanks, conflicts); write nothing.",
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every operation."),
+) -> None:
+    """Sync HubSpot and Salesforce: one cycle with --once, else every poll interval."""
+    console = Console()
+    settings = _load(console, config)
+    options = CycleOptions(dry_run=dry_run)
+    while True:
+        try:
+            report = asyncio.run(_one_cycle(settings, options))
+        except HubforceError as exc:
+            raise fail(console, exc) from None
+        render_report(console, report, verbose=verbose)
+        if once or dry_run:
+            return
+        try:
+            time.sleep(settings.schedule.salesforce_poll_seconds)
+        except KeyboardInterrupt:
+            return
+
+
+async def _one_cycle(config: HubforceConfig, options: CycleOptions) -> CycleReport:
+    async with sync_context(config, options=options) as ctx:
+        return await run_cycle(ctx)
+
+
+@app.command("validate")
+def validate(config: Path = CONFIG_OPTION) -> None:
+    """Check every mapping against both live schemas before any write."""
+    console = Console()
+    settings = _load(console, config)
+    try:
+        problems = asyncio.run(_validate(settings))
+    except HubforceError as exc:
+        raise fail(console, exc) from None
+    errors = [p for p in problems if p.severity == "error"]
+    for problem in problems:
+        colour = "red" if problem.severity == "error" else "yellow"
+        console.print(
+            f"[{colour}]{problem.severity}[/] {problem.pair} {problem.side} "
+            f"{problem.object_type}.{problem.field}: {problem.message}",
+            highlight=False,
+        )
+        console.print(f"    fix: {problem.fix}", highlight=False, markup=False)
+    pairs = ", ".join(compile_mappings(settings))
+    if errors:
+        console.print(f"[bold red]{len(errors)} problem(s)[/] in the mappings of {pairs}")
+        raise typer.Exit(1)
+    console.print(f"[bold green]ok[/]: the mappings of {pairs} fit both schemas")
+
+
+async def _validate(config: HubforceConfig) -> list[Problem]:
+    async with sync_context(config) as ctx:
+        return await validate_mappings(ctx)
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@app.command("status")
+def status(config: Path = CONFIG_OPTION) -> None:
+    """Links, last run and pending failures per object pair (reads the store only)."""
+    console = Console()
+    settings = _load(console, config)
+    try:
+        store = open_store(settings.connections.store.url)
+    except HubforceError as exc:
+        raise fail(console, exc) from None
+    with store:
+        run = store.runs.latest(kind="sync")
+        if run is None:
+            console.print("No sync has run yet: `hubforce sync --once`.")
+        else:
+            console.print(
+                f"Last run {run.id}: [bold]{run.status}[/], started {_when(run.started_at)}, "
+                f"finished {_when(run.finished_at)}" + (f" — {run.message}" if run.message else "")
+            )
+        links = store.links.count()
+        pending = store.intents.unresolved()
+        table = Table(title="Object pairs")
+        for column in ("pair", "links", "pending failures", "cursor (HubSpot / Salesforce)"):
+            table.add_column(column)
+        for name in compile_mappings(settings):
+            failures = store.failures.counts(name)
+            table.add_row(
+                name,
+                str(links.get(name, 0)),
+                ", ".join(f"{k} {v}" for k, v in sorted(failures.items())) or "none",
+                " / ".join(
+                    "set" if store.cursors.get(name, side) else "-"
+                    for side in ("hubspot", "salesforce")
+                ),
+            )
+        console.print(table)
+        if pending:
+            console.print(
+                f"[yellow]{len(pending)} create(s) in doubt[/]: the next sync settles them"
+            )
