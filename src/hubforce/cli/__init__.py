@@ -40,7 +40,7 @@ def _root(
 
 def _register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
-    from hubforce.cli import config_commands, demo, emulate  # noqa: F401
+    from hubforce.cli import config_commands, demo, emulate, sync_commands  # noqa: F401
 
 
 _register_commands()
