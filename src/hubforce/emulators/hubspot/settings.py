@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from hubforce.emulators.hubspot.form_models import load_forms
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,13 @@ class HubSpotEmulatorSettings(BaseModel):
     )
     seed: int | None = None
     forms: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("forms")
+    @classmethod
+    def _forms_are_valid(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # Fail at start-up on a bad `forms:` section, not on the first submission.
+        load_forms(value)
+        return value
 
     @classmethod
     def from_file(cls, path: Path, **overrides: Any) -> HubSpotEmulatorSettings:

@@ -377,6 +377,10 @@ def test_forms_come_from_the_config_or_the_defaults() -> None:
         load_forms([{"guid": "g2", "fields": [{"name": "domain", "objectTypeId": "0-2"}]}])
     with pytest.raises(ValueError, match="share a guid"):
         load_forms([{"guid": "g", "fields": []}, {"guid": "g", "fields": []}])
+    with pytest.raises(ValueError, match="only contact fields"):  # at start-up, not later
+        HubSpotEmulatorSettings(
+            forms=[{"guid": "g", "fields": [{"name": "x", "objectTypeId": "0-3"}]}]
+        )
     settings = HubSpotEmulatorSettings(forms=[{"guid": "g3", "fields": [{"name": "email"}]}])
     with served(settings) as (_, client):
         ok = client.post(
