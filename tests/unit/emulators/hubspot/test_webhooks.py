@@ -279,6 +279,17 @@ def test_retry_waits_for_its_backoff_on_the_emulator_clock(world: World) -> None
     assert world.stats()["pending"] == 0
 
 
+def test_flush_all_delivers_retries_before_they_are_due(world: World) -> None:
+    world.receiver.script.extend([500])
+    world.configure(retrySchedule=[3600])
+    world.create_contacts(1)
+    world.flush()
+    assert world.flush()["posts"] == 0
+    assert world.flush(everything=True)["posts"] == 1
+    assert [e["attemptNumber"] for e in world.receiver.events()] == [0, 1]
+    assert world.stats()["pending"] == 0
+
+
 def test_events_are_dropped_after_the_last_attempt(world: World) -> None:
     world.receiver.script.extend([500, 404, 500])
     world.configure(retrySchedule=[0, 0])
