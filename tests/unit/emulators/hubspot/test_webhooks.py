@@ -304,8 +304,8 @@ def test_events_are_dropped_after_the_last_attempt(world: World) -> None:
 
 
 def test_timeout_counts_as_a_failure_and_is_retried(world: World) -> None:
-    world.receiver.script.extend([0.8])
-    world.configure(timeoutSeconds=0.2, retrySchedule=[0])
+    world.receiver.script.extend([2.5])
+    world.configure(timeoutSeconds=1.0, retrySchedule=[0])
     world.create_contacts(1)
     world.flush()
     world.flush()
