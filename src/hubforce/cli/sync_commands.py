@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hubforce.cli import app
@@ -80,7 +81,7 @@ def render_report(console: Console, report: CycleReport, *, verbose: bool = Fals
             console.print(f"[red]{pair.pair}[/] {category}: {example}")
         if report.dry_run or verbose:
             for line in pair.planned:
-                console.print(f"  [cyan]{pair.pair}[/] {line}", highlight=False, markup=False)
+                console.print(f"  [cyan]{pair.pair}[/] {escape(line)}", highlight=False)
 
 
 @app.command("sync")
@@ -134,7 +135,7 @@ def validate(config: Path = CONFIG_OPTION) -> None:
             f"{problem.object_type}.{problem.field}: {problem.message}",
             highlight=False,
         )
-        console.print(f"    fix: {problem.fix}", highlight=False, markup=False)
+        console.print(f"    fix: {escape(problem.fix)}", highlight=False)
     pairs = ", ".join(compile_mappings(settings))
     if errors:
         console.print(f"[bold red]{len(errors)} problem(s)[/] in the mappings of {pairs}")
