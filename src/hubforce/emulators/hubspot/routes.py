@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import wraps
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from hubforce.emulators.hubspot import associations_api, batch, oauth, responses, schema
 from hubforce.emulators.hubspot.models import Portal
@@ -15,21 +19,43 @@ V4 = "/crm/v4/objects/{from_type}/{object_id}/associations"
 V4_BATCH = "/crm/v4/associations/{from_type}/{to_type}/batch"
 
 
+Handler = Callable[..., Awaitable[Any]]
+
+
+def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """A plain Starlette endpoint for `handler(request, **path_params)`.
+
+    The handlers parse their own input (HubSpot's errors, not FastAPI's), so FastAPI's
+    per-request dependency solving would only cost time on the hottest routes.
+    """
+
+    @wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        result = await handler(request, **request.path_params)
+        return result if isinstance(result, Response) else JSONResponse(result)
+
+    return endpoint
+
+
 def build_crm_router(portal: Portal) -> APIRouter:
     """CRM objects, search, batch, merges, properties, associations, owners, pipelines."""
     r = APIRouter()
-    add = r.add_api_route
-    add("/crm/v3/objects/contacts/gdpr-delete", responses.gdpr_delete, methods=["POST"])
+
+    def add(path: str, handler: Handler, *, methods: list[str]) -> None:
+        r.routes.append(Route(path, _endpoint(handler), methods=methods))
+
+    # Hot routes first: the router tries candidates in order, and each try costs time.
+    add(OBJ + "/{object_id}", responses.get_by_id, methods=["GET"])
+    add(OBJ + "/search", responses.do_search, methods=["POST"])
     add(OBJ, responses.get_page, methods=["GET"])
     add(OBJ, responses.create, methods=["POST"])
-    add(OBJ + "/search", responses.do_search, methods=["POST"])
+    add("/crm/v3/objects/contacts/gdpr-delete", responses.gdpr_delete, methods=["POST"])
     add(OBJ + "/merge", responses.merge, methods=["POST"])
     add(OBJ + "/batch/read", batch.batch_read, methods=["POST"])
     add(OBJ + "/batch/create", batch.batch_create, methods=["POST"])
     add(OBJ + "/batch/update", batch.batch_update, methods=["POST"])
     add(OBJ + "/batch/upsert", batch.batch_upsert, methods=["POST"])
     add(OBJ + "/batch/archive", batch.batch_archive, methods=["POST"])
-    add(OBJ + "/{object_id}", responses.get_by_id, methods=["GET"])
     add(OBJ + "/{object_id}", responses.update, methods=["PATCH"])
     add(OBJ + "/{object_id}", responses.archive, methods=["DELETE"])
     add("/crm/v3/properties/{object_type}", schema.get_properties, methods=["GET"])
@@ -55,13 +81,14 @@ def build_crm_router(portal: Portal) -> APIRouter:
 def build_oauth_router(portal: Portal) -> APIRouter:
     """OAuth token endpoints and the local authorize page."""
     r = APIRouter()
-    r.add_api_route("/oauth/authorize", oauth.authorize, methods=["GET"])
-    r.add_api_route("/oauth/v1/token", oauth.token, methods=["POST"])
-    r.add_api_route("/oauth/v1/access-tokens/{token_value}", oauth.access_token_info)
-    r.add_api_route("/oauth/v1/refresh-tokens/{token_value}", oauth.refresh_token_info)
-    r.add_api_route(
-        "/oauth/v1/refresh-tokens/{token_value}", oauth.delete_refresh_token, methods=["DELETE"]
-    )
+    for path, handler, method in (
+        ("/oauth/authorize", oauth.authorize, "GET"),
+        ("/oauth/v1/token", oauth.token, "POST"),
+        ("/oauth/v1/access-tokens/{token_value}", oauth.access_token_info, "GET"),
+        ("/oauth/v1/refresh-tokens/{token_value}", oauth.refresh_token_info, "GET"),
+        ("/oauth/v1/refresh-tokens/{token_value}", oauth.delete_refresh_token, "DELETE"),
+    ):
+        r.routes.append(Route(path, _endpoint(handler), methods=[method]))
     return r
 
 
