@@ -139,9 +139,8 @@ if __name__ == "__main__":
     gets = result["get_by_id"]
     assert isinstance(search, dict) and isinstance(gets, dict)
     print(f"{'measure':<48}{'value':>12}")
-    print(
-        f"{'machine load average (1 min) / cpus':<48}{result['load_average_1m']!s:>8} / {result['cpus']}"
-    )
+    load = f"{result['load_average_1m']} / {result['cpus']}"
+    print(f"{'machine load average (1 min) / cpus':<48}{load:>12}")
     print(f"{'contacts seeded':<48}{result['contacts']:>12}")
     print(f"{'seed time (s)':<48}{result['seed_seconds']:>12}")
     print(f"{'search lastmodifieddate asc, median (ms)':<48}{search['median_ms']:>12}")
