@@ -129,11 +129,11 @@ class PairMapping:
         return found
 
     def spec(self, key: str) -> FieldSpec:
-        """The field with `key`."""
-        for spec in self.fields:
-            if spec.key == key:
-                return spec
-        raise KeyError(key)
+        """The field with `key` (KeyError if none)."""
+        index: dict[str, FieldSpec] | None = self.memo.get("by_key")
+        if index is None:
+            index = self.memo["by_key"] = {spec.key: spec for spec in self.fields}
+        return index[key]
 
 
 def compile_pair(name: str, config: ObjectPairConfig) -> PairMapping:

@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 _HUNDRED = Decimal(100)
+_ABSENT: Any = object()  # a field the record does not carry (distinct from a null value)
 
 
 def to_change(
@@ -69,10 +70,11 @@ def to_change(
     failures: list[RecordFailure] = []
     hubspot = side is Side.HUBSPOT
     for key, name, fast, spec in _readers(mapping, side, object_type):
-        if name not in raw:
+        given = raw.get(name, _ABSENT)
+        if given is _ABSENT:
             continue
         try:
-            value = fast(raw[name]) if fast is not None else _read(spec, hubspot, raw[name], lookup)
+            value = fast(given) if fast is not None else _read(spec, hubspot, given, lookup)
         except _Skip:
             continue
         except v.ConversionError as exc:
@@ -82,8 +84,10 @@ def to_change(
             failures.append(_failure(exc.category, spec, name, exc.message))
             continue
         values[key] = value
-        if field_modified_at and name in field_modified_at:
-            stamps[key] = field_modified_at[name]
+        if field_modified_at:
+            stamp = field_modified_at.get(name)
+            if stamp is not None:
+                stamps[key] = stamp
     included = is_included(mapping.inclusion, raw) if hubspot else True
     change = Change(
         ref=RecordRef(side, object_type, record_id),
