@@ -58,7 +58,7 @@ def write_calls(stats: dict[str, Any]) -> int:
 class Harness:
     """Two emulators, a store and the engine, on one event loop."""
 
-    def __init__(self, tmp_path: Path, store_url: str | None = None) -> None:
+    def __init__(self, tmp_path: Path, store: Store | None = None) -> None:
         self.loop = asyncio.Runner()
         self.hs_app = create_hubspot_app(
             HubSpotEmulatorSettings(tier="enterprise", search_per_second=10_000)
@@ -68,8 +68,8 @@ class Harness:
             Side.HUBSPOT: httpx.ASGITransport(app=self.hs_app),
             Side.SALESFORCE: httpx.ASGITransport(app=self.sf_app),
         }
-        self.store_url = store_url or f"sqlite:///{tmp_path / 'state.db'}"
-        self.store: Store = open_store(self.store_url)
+        self.store_url = f"sqlite:///{tmp_path / 'state.db'}"
+        self.store: Store = store or open_store(self.store_url)
         self.edit: Callable[[dict[str, Any]], None] | None = None
         self.config: HubforceConfig = local_config(HS_URL, SF_URL, self.store_url)
 
