@@ -11,6 +11,7 @@ intents take over.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from hubforce.errors import ConnectorError, RateLimited, Transient, redact
 Sleep = Callable[[float], Awaitable[None]]
 #: Turns a response into None (success) or the typed error it means.
 Classifier = Callable[[httpx.Response], ConnectorError | None]
+
+log = logging.getLogger("hubforce.connectors")
 
 _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _SAFE_STATUSES = frozenset({429, 503})
@@ -118,7 +121,7 @@ class ApiSession:
             except httpx.TransportError as exc:
                 error = Transient(self.side, redact(f"{type(exc).__name__} calling {url}: {exc}"))
                 if attempt < self.policy.max_attempts and (idempotent or isinstance(exc, _UNSENT)):
-                    await self._wait(self.policy.backoff(attempt))
+                    await self._wait(self.policy.backoff(attempt), error, kind, attempt)
                     continue
                 raise error from exc
             if self.governor is not None:
@@ -131,7 +134,7 @@ class ApiSession:
                 raise failure
             if isinstance(failure, RateLimited):
                 self.calls.rate_limited += 1
-            await self._wait(delay)
+            await self._wait(delay, failure, kind, attempt)
 
     def _retry_delay(self, error: ConnectorError, attempt: int, idempotent: bool) -> float | None:
         """Seconds to wait before retrying `error`, or None when it must surface now."""
@@ -145,8 +148,17 @@ class ApiSession:
             delay = max(delay, error.retry_after)
         return delay if delay <= self.policy.max_wait else None
 
-    async def _wait(self, seconds: float) -> None:
+    async def _wait(self, seconds: float, error: ConnectorError, kind: str, attempt: int) -> None:
         self.calls.retries += 1
+        log.warning(
+            "%s %s: %s; retry %d/%d in %.1fs",
+            self.side,
+            kind,
+            error.message,
+            attempt,
+            self.policy.max_attempts - 1,
+            seconds,
+        )
         await self.policy.sleep(seconds)
 
     async def aclose(self) -> None:

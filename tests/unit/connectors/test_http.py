@@ -159,3 +159,14 @@ async def test_auth_failure_is_not_retried(policy: RetryPolicy) -> None:
     with pytest.raises(AuthFailed):
         await session(script, policy, salesforce=True).request("GET", "/x", kind="read")
     assert len(script.requests) == 1
+
+
+async def test_retries_are_logged_without_secrets(
+    policy: RetryPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = {"status": "error", "message": "token refresh_token=abc123 leaked?"}
+    script = Script(reply(503, body), reply(200, {}))
+    with caplog.at_level("WARNING", logger="hubforce.connectors"):
+        await session(script, policy).request("GET", "/x", kind="list")
+    assert "hubspot list" in caplog.text and "retry 1/3" in caplog.text
+    assert "abc123" not in caplog.text

@@ -6,8 +6,9 @@ and also once on a 401, in case a clock drifted; a refresh that is refused raise
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 
 import httpx
 
@@ -58,6 +59,7 @@ class HubSpotOAuth(httpx.Auth):
         self.margin = margin
         self.clock = clock
         self.refreshes = 0
+        self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"HubSpotOAuth(client_id={self.client_id!r})"
@@ -101,5 +103,27 @@ class HubSpotOAuth(httpx.Auth):
         response = yield request
         if response.status_code == 401:
             self._accept((yield self._token_request(request)))
+            request.headers["Authorization"] = f"Bearer {self._access_token}"
+            yield request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """As `auth_flow`, but concurrent calls share one refresh (the others wait for it)."""
+        if self._needs_refresh():
+            async with self._lock:
+                if self._needs_refresh():
+                    answer = yield self._token_request(request)
+                    await answer.aread()
+                    self._accept(answer)
+        used = self._access_token
+        request.headers["Authorization"] = f"Bearer {used}"
+        response = yield request
+        if response.status_code == 401:
+            async with self._lock:
+                if self._access_token == used:
+                    answer = yield self._token_request(request)
+                    await answer.aread()
+                    self._accept(answer)
             request.headers["Authorization"] = f"Bearer {self._access_token}"
             yield request

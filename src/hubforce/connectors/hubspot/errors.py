@@ -9,6 +9,7 @@ property (`PROPERTY_DOESNT_EXIST`, `INVALID_OPTION`, `INVALID_EMAIL`, ...). 429 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +58,7 @@ PROPERTY_CODES: dict[str, Category] = {
 }
 
 _POLICY_WAIT = {"TEN_SECONDLY_ROLLING": 10.0, "SECONDLY": 1.0}
+_EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
 
 
 def body_of(response: httpx.Response) -> dict[str, Any]:
@@ -169,3 +171,11 @@ def retry_after_seconds(response: httpx.Response, policy: str) -> float:
     if policy == "DAILY":
         return seconds_to_utc_midnight(datetime.now(UTC))
     return _POLICY_WAIT.get(policy, 10.0)
+
+
+def existing_id(failure: RecordFailure) -> str | None:
+    """The id HubSpot names in "Contact already exists. Existing ID: 123" (a 409 CONFLICT)."""
+    if failure.category is not Category.DUPLICATE:
+        return None
+    match = _EXISTING_ID.search(failure.message)
+    return match.group(1) if match else None

@@ -8,8 +8,9 @@ once and resends the call; a refused grant raises AuthFailed ("reauthorize Sales
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
 import httpx
@@ -47,6 +48,7 @@ class SalesforceOAuth(httpx.Auth):
         self._access_token: str | None = None
         self.instance_url: str | None = None
         self.logins = 0
+        self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(login_url={self.login_url!r}, client_id={self.client_id!r})"
@@ -92,7 +94,8 @@ class SalesforceOAuth(httpx.Auth):
 
     async def login(self, client: httpx.AsyncClient) -> str:
         """Fetch a session now (outside any call) and return the instance URL."""
-        self.accept(await client.send(self.token_request(), auth=None))
+        async with self._lock:
+            self.accept(await client.send(self.token_request(), auth=None))
         assert self.instance_url is not None
         return self.instance_url
 
@@ -106,6 +109,30 @@ class SalesforceOAuth(httpx.Auth):
             self.accept((yield self.token_request()))
             request.headers["Authorization"] = f"Bearer {self._access_token}"
             yield request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """As `auth_flow`, but concurrent calls share one login (the others wait for it)."""
+        if self._access_token is None:
+            async with self._lock:
+                if self._access_token is None:
+                    answer = yield self.token_request()
+                    await answer.aread()
+                    self.accept(answer)
+        used = self._access_token
+        request.headers["Authorization"] = f"Bearer {used}"
+        response = yield request
+        if response.status_code == 401:
+            await response.aread()
+            if _is_invalid_session(response):
+                async with self._lock:
+                    if self._access_token == used:
+                        answer = yield self.token_request()
+                        await answer.aread()
+                        self.accept(answer)
+                request.headers["Authorization"] = f"Bearer {self._access_token}"
+                yield request
 
 
 def _is_invalid_session(response: httpx.Response) -> bool:

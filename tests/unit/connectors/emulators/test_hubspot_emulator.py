@@ -89,9 +89,9 @@ async def test_write_read_match_and_archive_round_trip(hs: HubSpotClient) -> Non
     assert [r.id for r in gone] == [grace] and gone[0].deleted
     assert hs.calls.by_kind == {
         "batch_create": 1,
-        "search": 2,
+        "search": 1,
         "batch_update": 1,
-        "batch_read": 1,
+        "batch_read": 2,
         "batch_upsert": 1,
         "batch_archive": 1,
         "list": 1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qs
 
 import httpx
@@ -131,3 +132,32 @@ async def test_second_401_after_refresh_is_auth_failed(
         with pytest.raises(AuthFailed):
             await hs.properties("contacts")
     assert len(script.requests) == 3
+
+
+async def test_concurrent_calls_share_one_refresh(policy: RetryPolicy, clock: FakeClock) -> None:
+    auth = HubSpotOAuth(
+        client_id="c",
+        client_secret="s",
+        refresh_token="r",
+        access_token="old",
+        expires_at=clock.now + 3600,
+        clock=clock.monotonic,
+    )
+    token_calls = 0
+
+    async def server(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0)  # let the other calls run: real interleaving
+        nonlocal token_calls
+        if request.url.path == "/oauth/v1/token":
+            token_calls += 1
+            return reply(200, TOKEN_OK)
+        if request.headers["Authorization"] == "Bearer old":
+            return reply(401, EXPIRED)
+        return reply(200, {"results": []})
+
+    async with HubSpotClient(
+        "https://api.hubapi.test", auth=auth, transport=httpx.MockTransport(server), policy=policy
+    ) as hs:
+        results = await asyncio.gather(*(hs.properties("contacts") for _ in range(5)))
+    assert results == [[]] * 5
+    assert token_calls == 1

@@ -264,13 +264,14 @@ async def test_find_by_uses_in_chunks_lowercased_and_pages(
         return reply(200, {"total": len(values), "results": found, **paging})
 
     script = Script(page, page, page)
-    emails = [f"User{n}@X.test" for n in range(250)]
+    domains = [f"Site{n}.X.test" for n in range(250)]
     async with make(script, clock, policy) as hs:
-        found = await hs.find_by("contacts", "email", emails, ["firstname"])
+        found = await hs.find_by("companies", "domain", domains, ["name"])
         assert hs.calls.by_kind == {"search": 3}
     sent = [body_of(r)["filterGroups"][0]["filters"][0] for r in script.requests]
     assert [len(f["values"]) for f in sent] == [100, 100, 50]
-    assert sent[0]["operator"] == "IN" and sent[0]["values"][0] == "user0@x.test"
+    assert sent[0]["operator"] == "IN" and sent[0]["values"][0] == "site0.x.test"
+    assert script.requests[0].url.path == "/crm/v3/objects/companies/search"
     assert len(found) == 100  # ids repeat per chunk in this fake; distinct ids are kept once
 
 
@@ -368,3 +369,23 @@ async def test_auth_failure_in_a_batch_write_is_raised_not_swallowed(
     async with make(script, clock, policy) as hs:
         with pytest.raises(AuthFailed):
             await hs.update("contacts", [("1", {"a": "b"})])
+
+
+async def test_find_contacts_by_email_uses_batch_read_not_search(
+    clock: FakeClock, policy: RetryPolicy
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent = body_of(request)
+        assert sent["idProperty"] == "email"
+        return reply(
+            200,
+            {"status": "COMPLETE", "results": [obj("1", email=sent["inputs"][0]["id"].lower())]},
+        )
+
+    script = Script(answer, answer)
+    emails = [f"p{n}@x.test" for n in range(150)]
+    async with make(script, clock, policy) as hs:
+        found = await hs.find_by("contacts", "email", emails, ["firstname"])
+        assert hs.calls.by_kind == {"batch_read": 2}
+    assert [r.id for r in found] == ["1"]
+    assert [len(body_of(r)["inputs"]) for r in script.requests] == [100, 50]

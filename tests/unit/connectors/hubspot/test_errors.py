@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from hubforce.connectors.hubspot.errors import classify, record_failure
+from hubforce.connectors.hubspot.errors import classify, existing_id, record_failure
 from hubforce.errors import AuthFailed, Category, ConnectorError, RateLimited, Transient
 
 NOT_FOUND_CREDENTIALS = {
@@ -127,6 +127,8 @@ def test_duplicate_contact_is_a_duplicate() -> None:
     error = classified(409, DUPLICATE)
     assert error.category is Category.DUPLICATE
     assert "Existing ID: 179556362935" in error.api_message
+    assert existing_id(record_failure(DUPLICATE)) == "179556362935"
+    assert existing_id(record_failure(PROPERTY_MISSING)) is None
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qs
 
 import httpx
@@ -181,3 +182,28 @@ async def test_static_session_never_refreshes(clock: FakeClock, policy: RetryPol
         with pytest.raises(AuthFailed):
             await sf.limits()
     assert len(script.requests) == 1
+
+
+async def test_concurrent_calls_share_one_login_and_one_refresh(
+    clock: FakeClock, policy: RetryPolicy
+) -> None:
+    auth = RefreshTokenGrant(login_url=LOGIN, client_id="ck", refresh_token="rt")
+    logins = 0
+
+    async def server(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0)  # let the other calls run: real interleaving
+        nonlocal logins
+        if request.url.path == "/services/oauth2/token":
+            logins += 1
+            return reply(200, {**TOKEN, "access_token": f"tok-{logins}"})
+        if request.headers["Authorization"] == "Bearer tok-1":
+            return reply(401, EXPIRED)
+        return reply(200, LIMITS)
+
+    governor = salesforce_governor(sleep=clock.sleep, monotonic=clock.monotonic)
+    async with SalesforceClient(
+        INSTANCE, auth=auth, transport=httpx.MockTransport(server), governor=governor, policy=policy
+    ) as sf:
+        results = await asyncio.gather(*(sf.limits() for _ in range(5)))
+    assert results == [LIMITS] * 5
+    assert logins == 2  # the first login, then one refresh for all five stale calls
