@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
 from hubforce.emulators.salesforce.app import SalesforceEmulatorSettings, create_app
+from hubforce.emulators.salesforce.wire import render_fault
 
 V = "/services/data/v59.0"
 Scenario = Callable[[httpx.AsyncClient], Awaitable[None]]
@@ -166,3 +168,38 @@ def test_control_convert_lead_and_merge() -> None:
         assert loser.status_code == 404 and loser.json()[0]["errorCode"] == "ENTITY_IS_DELETED"
 
     run(scenario)
+
+
+def test_faults_render_in_salesforce_format() -> None:
+    locked = render_fault("unable_to_lock_row")
+    assert locked is not None and locked.status_code == 400
+    assert json.loads(bytes(locked.body))[0]["errorCode"] == "UNABLE_TO_LOCK_ROW"
+    crash = render_fault("500")
+    assert crash is not None and crash.status_code == 500
+    assert json.loads(bytes(crash.body))[0]["errorCode"] == "UNKNOWN_EXCEPTION"
+    expired = render_fault("expired_session")
+    assert expired is not None and expired.status_code == 401
+    assert render_fault("no-such-fault") is None
+
+
+def test_an_unexpected_error_is_the_vendor_500_body_not_a_traceback() -> None:
+    app = create_app()
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals")
+
+    app.state.backend.get = explode
+
+    async def main() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sf") as client:
+            return await client.get(
+                f"{V}/sobjects/Lead/00Q8H0000000001UAA",
+                headers={"Authorization": "Bearer emulator-token"},
+            )
+
+    reply = asyncio.run(main())
+    assert reply.status_code == 500
+    body = reply.json()
+    assert body[0]["errorCode"] == "UNKNOWN_EXCEPTION"
+    assert "secret internals" not in reply.text and "Traceback" not in reply.text
