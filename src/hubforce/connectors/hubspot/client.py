@@ -161,7 +161,11 @@ class HubSpotClient:
             cursor.advance(body)
             page: list[RemoteRecord] = []
             for obj in body.get("results") or ():
-                archived_at = parse_timestamp(obj.get("archivedAt")) or 0
+                archived_at = (
+                    parse_timestamp(obj.get("archivedAt"))
+                    or parse_timestamp(obj.get("updatedAt"))
+                    or 0
+                )
                 if since_ms is None or archived_at >= since_ms:
                     record = record_from_wire(obj, name)
                     record.modified_at = archived_at or record.modified_at

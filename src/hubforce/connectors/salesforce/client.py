@@ -112,6 +112,8 @@ class SalesforceClient:
         return {"Sforce-Auto-Assign": value}
 
     async def _json(self, method: str, path: str, *, kind: str, **kw: Any) -> Any:
+        if self._instance_url is None:
+            await self.connect()
         response = await self.session.request(method, path, kind=kind, **kw)
         if response.status_code == 204 or not response.content:
             return {}
