@@ -6,8 +6,6 @@ so a query is rejected with the same errorCode and message wherever it is sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from hubforce.emulators.salesforce.exceptions import (
     InvalidField,
     InvalidType,
@@ -59,5 +57,6 @@ def compile_for_org(org: Org, text: str) -> CompiledQuery:
 
 def run_for_org(org: Org, compiled: CompiledQuery, *, include_deleted: bool) -> list[Row]:
     """The query's rows in result order (stored rows, not copies: render before mutating)."""
-    rows: Iterable[Row] = org.records.get(compiled.sobject, {}).values()
-    return compiled.run(rows, include_deleted=include_deleted)
+    return compiled.run(
+        org.records.get(compiled.sobject, {}).values(), include_deleted=include_deleted
+    )

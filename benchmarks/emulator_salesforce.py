@@ -1,0 +1,136 @@
+"""Salesforce emulator speed: the incremental-sync SOQL query and simple GETs over 100,000 Leads.
+
+Serves the emulator in-process on loopback (uvicorn on a thread, plain HTTP), seeds the default
+world plus 100,000 synthetic Leads, lifts the daily API allocation (so the limiter is not what
+is measured), then times over HTTP with one keep-alive client:
+- `SELECT Id, ... FROM Lead WHERE SystemModstamp > X ORDER BY SystemModstamp LIMIT 2000`, with
+  X at the median stamp (about 50,000 rows match: the heavy case) and near the newest stamps
+  (about 1,000 rows match: a steady-state poll), 30 runs each (median, p95);
+- GET /sobjects/Lead/{id}, sequential on one keep-alive connection for ~5 s (requests/s).
+Prints a table and writes JSON to stdout and benchmarks/results/emulator_salesforce.json.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from hubforce.emulators.common.serve import BackgroundServer
+from hubforce.emulators.salesforce.app import SalesforceEmulatorSettings, create_app
+from hubforce.emulators.salesforce.models import Org
+
+LEADS = 100_000
+QUERY_RUNS = 30
+GET_SECONDS = 5.0
+TOKEN = "bench-token"
+FIELDS = "Id, FirstName, LastName, Email, Company, Status, OwnerId, IsConverted, SystemModstamp"
+RESULTS = Path(__file__).parent / "results" / "emulator_salesforce.json"
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def _soql_instant(stamp: str) -> str:
+    # Stored '2024-01-01T10:00:00.000+0000' -> SOQL literal '2024-01-01T10:00:00Z'.
+    return stamp[:19] + "Z"
+
+
+def _time_query(api: httpx.Client, cutoff: str) -> dict[str, Any]:
+    soql = (
+        f"SELECT {FIELDS} FROM Lead WHERE SystemModstamp > {_soql_instant(cutoff)} "
+        "ORDER BY SystemModstamp ASC LIMIT 2000"
+    )
+    timings: list[float] = []
+    returned = total = 0
+    for _ in range(QUERY_RUNS):
+        started = time.perf_counter()
+        reply = api.get("/services/data/v59.0/query/", params={"q": soql})
+        timings.append((time.perf_counter() - started) * 1000)
+        reply.raise_for_status()
+        body = reply.json()
+        returned, total = len(body["records"]), body["totalSize"]
+    return {
+        "records_returned": returned,
+        "total_size": total,
+        "median_ms": round(statistics.median(timings), 1),
+        "p95_ms": round(_percentile(timings, 95), 1),
+        "min_ms": round(min(timings), 1),
+    }
+
+
+def _time_gets(api: httpx.Client, ids: list[str]) -> dict[str, Any]:
+    rng = random.Random(7)
+    count = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < GET_SECONDS:
+        reply = api.get(f"/services/data/v59.0/sobjects/Lead/{rng.choice(ids)}")
+        if reply.status_code != 200:
+            raise RuntimeError(f"GET failed: {reply.status_code} {reply.text[:200]}")
+        count += 1
+    elapsed = time.perf_counter() - started
+    return {"requests": count, "seconds": round(elapsed, 2), "per_second": round(count / elapsed)}
+
+
+def main() -> dict[str, Any]:
+    """Run the benchmark and return the figures."""
+    app = create_app(SalesforceEmulatorSettings(static_token=TOKEN))
+    org: Org = app.state.backend
+    with BackgroundServer(app) as server:
+        control = httpx.Client(base_url=server.url, timeout=300)
+        started = time.perf_counter()
+        seeded = control.post("/__emulator__/seed", json={"extra_leads": LEADS})
+        seeded.raise_for_status()
+        seed_seconds = time.perf_counter() - started
+        control.put("/__emulator__/limits", json={"daily_api_requests": 10**9}).raise_for_status()
+        # Reading the stamps straight from the in-process org only picks the cutoffs.
+        stamps = sorted(row["SystemModstamp"] for row in org.records["Lead"].values())
+        ids = list(org.records["Lead"])
+        api = httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+        )
+        control.post("/__emulator__/stats/reset").raise_for_status()
+        heavy = _time_query(api, stamps[len(stamps) // 2])
+        poll = _time_query(api, stamps[-1000])
+        gets = _time_gets(api, ids)
+        stats = control.get("/__emulator__/stats").json()
+    figures: dict[str, Any] = {
+        "leads": len(stamps),
+        "seed_seconds": round(seed_seconds, 1),
+        "query_half_matching": heavy,
+        "query_last_1000": poll,
+        "get_by_id": gets,
+        "api_calls_counted": stats.get("api_calls"),
+        "goals": {"query_median_ms_below": 200, "gets_per_second_at_least": 500},
+    }
+    return figures
+
+
+def _print_table(figures: dict[str, Any]) -> None:
+    print(
+        f"Salesforce emulator, {figures['leads']:,} Leads (seeded in {figures['seed_seconds']} s)"
+    )
+    print(f"{'measure':<44}{'median ms':>10}{'p95 ms':>10}{'rows':>8}")
+    for key, label in (
+        ("query_half_matching", "SystemModstamp > median, LIMIT 2000"),
+        ("query_last_1000", "SystemModstamp > newest-1000, LIMIT 2000"),
+    ):
+        row = figures[key]
+        print(f"{label:<44}{row['median_ms']:>10}{row['p95_ms']:>10}{row['records_returned']:>8}")
+    gets = figures["get_by_id"]
+    print(f"{'GET /sobjects/Lead/{id} (one keep-alive client)':<44}{gets['per_second']:>10} req/s")
+
+
+if __name__ == "__main__":
+    result = main()
+    _print_table(result)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
