@@ -94,13 +94,14 @@ class AssociationStore:
         return removed
 
     def all_links(self) -> list[Link]:
-        """Every stored association (both directions)."""
-        return [
+        """Every stored association (both directions), in a stable order."""
+        links = [
             Link(f, fid, t, tid, type_id)
             for (f, fid, t), targets in self._by_end.items()
             for tid, types in targets.items()
-            for type_id in sorted(types)
+            for type_id in types
         ]
+        return sorted(links, key=lambda x: (x.from_type, x.from_id, x.to_type, x.to_id, x.type_id))
 
     def clear(self) -> None:
         """Forget everything."""

@@ -251,7 +251,7 @@ def _bearer(scope: Scope) -> str:
     for key, value in scope.get("headers", []):
         if key == b"authorization":
             text: str = value.decode("latin-1")
-            if text[:7].lower() == "bearer ":
-                return text[7:].strip()
-            return ""
+            token = text[7:].strip() if text[:7].lower() == "bearer " else ""
+            if token:
+                return token
     raise AuthenticationError(NO_CREDENTIALS)
