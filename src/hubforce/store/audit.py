@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select
+from sqlalchemy import Row, func, select
 
-from hubforce.store.session import Connect, now_ms
+from hubforce.store.codec import dumps
+from hubforce.store.session import Connect, bulk_insert, now_ms
 from hubforce.store.tables import audit
 from hubforce.sync.model import Side
 
@@ -52,6 +53,19 @@ def _to_entry(row: Row[Any]) -> AuditEntry:
     )
 
 
+_COLUMNS = (
+    "run_id",
+    "at",
+    "pair",
+    "side",
+    "record_id",
+    "field",
+    "old_value",
+    "new_value",
+    "rule",
+)
+
+
 class AuditRepository:
     """Bulk insert and query of audit rows."""
 
@@ -64,21 +78,21 @@ class AuditRepository:
             return 0
         at = now_ms(now)
         rows = [
-            {
-                "run_id": e.run_id,
-                "at": at if e.at is None else e.at,
-                "pair": e.pair,
-                "side": str(e.side),
-                "record_id": e.record_id,
-                "field": e.field,
-                "old_value": e.old,
-                "new_value": e.new,
-                "rule": str(e.rule),
-            }
+            (
+                e.run_id,
+                at if e.at is None else e.at,
+                e.pair,
+                str(e.side),
+                e.record_id,
+                e.field,
+                None if e.old is None else dumps(e.old),
+                None if e.new is None else dumps(e.new),
+                str(e.rule),
+            )
             for e in entries
         ]
         with self._connect() as conn:
-            conn.execute(insert(audit), rows)
+            bulk_insert(conn, audit, _COLUMNS, rows)
         return len(rows)
 
     def for_run(self, run_id: int, *, limit: int | None = None) -> list[AuditEntry]:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 
-from hubforce.store.session import Connect, chunks, now_ms
+from hubforce.store.session import Connect, chunks, in_ids, now_ms
 from hubforce.store.tables import failures
 from hubforce.sync.model import Side
 
@@ -231,7 +231,7 @@ class FailureRepository:
                         failures.c.resolved_at,
                     ).where(failures.c.pair == pair, failures.c.side == side)
                     for key, row_id, attempts, resolved in conn.execute(
-                        stmt.where(failures.c.record_key.in_(part))
+                        stmt.where(in_ids(conn, failures.c.record_key, part))
                     ):
                         known[key] = (row_id, attempts, resolved)
                 fresh: list[dict[str, Any]] = []
@@ -392,7 +392,7 @@ class FailureRepository:
                 for part in chunks(list(dict.fromkeys(ids))):
                     stmt = (
                         update(failures)
-                        .where(*base, column.in_(part))
+                        .where(*base, in_ids(conn, column, part))
                         .values(resolved_at=at, retry_requested=False, next_attempt_at=None)
                     )
                     resolved += conn.execute(stmt).rowcount

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, insert, select, update
 
 from hubforce.errors import StoreError
-from hubforce.store.session import Connect, chunks, now_ms
+from hubforce.store.session import Connect, chunks, in_ids, now_ms
 from hubforce.store.tables import intents
 from hubforce.sync.model import Side
 
@@ -109,7 +109,7 @@ class IntentRepository:
                     for row in conn.execute(
                         select(intents.c.source_id, intents.c.status, intents.c.idempotency_key)
                         .where(intents.c.pair == pair, intents.c.target_side == side)
-                        .where(intents.c.source_id.in_(part))
+                        .where(in_ids(conn, intents.c.source_id, part))
                     )
                 }
                 fresh: list[dict[str, Any]] = []
@@ -196,7 +196,7 @@ class IntentRepository:
         )
         with self._connect() as conn:
             for part in chunks(list(dict.fromkeys(source_ids))):
-                for row in conn.execute(base.where(intents.c.source_id.in_(part))):
+                for row in conn.execute(base.where(in_ids(conn, intents.c.source_id, part))):
                     found[row.source_id] = _to_intent(row)
         return found
 

@@ -11,11 +11,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, select, update
 
 from hubforce.errors import StoreError
-from hubforce.store.session import Connect, chunks, now_ms
-from hubforce.store.tables import JsonText, links
+from hubforce.store.codec import dumps_snapshot, loads_snapshot
+from hubforce.store.session import Connect, bulk_insert, bulk_update, chunks, in_ids, now_ms
+from hubforce.store.tables import links
 from hubforce.sync.model import Link, Side, Snapshot
 
 
@@ -72,13 +73,13 @@ def _side_column(side: str) -> Any:
 
 
 def _to_link(row: Row[Any]) -> StoredLink:
-    hs, sf = row.hubspot_snapshot, row.salesforce_snapshot
+    text = row.snapshot
     return StoredLink(
         pair=row.pair,
         hubspot_id=row.hubspot_id,
         salesforce_type=row.salesforce_type,
         salesforce_id=row.salesforce_id,
-        snapshot=None if hs is None and sf is None else Snapshot(hs or {}, sf or {}),
+        snapshot=None if text is None else Snapshot(*loads_snapshot(text)),
         deleted_on=None if row.deleted_on is None else Side(row.deleted_on),
         deleted_at=row.deleted_at,
         created_at=row.created_at,
@@ -86,21 +87,19 @@ def _to_link(row: Row[Any]) -> StoredLink:
     )
 
 
-def _snapshots(link: LinkLike) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def _snapshot_text(link: LinkLike) -> str | None:
     snap = link.snapshot
-    return (None, None) if snap is None else (snap.hubspot, snap.salesforce)
+    return None if snap is None else dumps_snapshot(snap.hubspot, snap.salesforce)
 
 
-_UPDATE = (
-    update(links)
-    .where(links.c.id == bindparam("b_id"))
-    .values(
-        hubspot_snapshot=bindparam("b_hs", type_=JsonText),
-        salesforce_snapshot=bindparam("b_sf", type_=JsonText),
-        deleted_on=None,
-        deleted_at=None,
-        updated_at=bindparam("b_at"),
-    )
+_INSERT_COLUMNS = (
+    "pair",
+    "hubspot_id",
+    "salesforce_type",
+    "salesforce_id",
+    "snapshot",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -119,7 +118,7 @@ class LinkRepository:
         found: dict[str, StoredLink] = {}
         with self._connect() as conn:
             for part in chunks(wanted):
-                stmt = select(links).where(links.c.pair == pair, column.in_(part))
+                stmt = select(links).where(links.c.pair == pair, in_ids(conn, column, part))
                 if not include_deleted:
                     stmt = stmt.where(links.c.deleted_on.is_(None))
                 for row in conn.execute(stmt):
@@ -161,24 +160,14 @@ class LinkRepository:
         self, conn: Connection, pair: str, group: Mapping[str, LinkLike], at: int
     ) -> None:
         existing = _ids_by(conn, pair, links.c.hubspot_id, list(group))
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
         for hubspot_id, link in group.items():
-            hs, sf = _snapshots(link)
+            snapshot = _snapshot_text(link)
             known = existing.get(hubspot_id)
             if known is None:
-                inserts.append(
-                    {
-                        "pair": pair,
-                        "hubspot_id": hubspot_id,
-                        "salesforce_type": link.salesforce_type,
-                        "salesforce_id": link.salesforce_id,
-                        "hubspot_snapshot": hs,
-                        "salesforce_snapshot": sf,
-                        "created_at": at,
-                        "updated_at": at,
-                    }
-                )
+                sf_type, sf_id = link.salesforce_type, link.salesforce_id
+                inserts.append((pair, hubspot_id, sf_type, sf_id, snapshot, at, at))
             elif known[2] != link.salesforce_id:
                 raise LinkConflict(
                     f"{pair}: HubSpot record {hubspot_id} is already linked to Salesforce "
@@ -186,20 +175,19 @@ class LinkRepository:
                     "use relink_salesforce for merges and Lead conversions",
                 )
             else:
-                updates.append({"b_id": known[0], "b_hs": hs, "b_sf": sf, "b_at": at})
+                updates.append((snapshot, known[0]))
         if inserts:
-            taken = _ids_by(
-                conn, pair, links.c.salesforce_id, [r["salesforce_id"] for r in inserts]
-            )
-            if taken or len({r["salesforce_id"] for r in inserts}) < len(inserts):
+            new_ids = [row[3] for row in inserts]
+            taken = _ids_by(conn, pair, links.c.salesforce_id, new_ids)
+            if taken or len(set(new_ids)) < len(new_ids):
                 raise LinkConflict(
                     f"{pair}: Salesforce record(s) already linked to another HubSpot record: "
                     + ", ".join(sorted(taken) or ["(twice in this batch)"])[:500],
                     "match against existing links before creating new ones",
                 )
-            conn.execute(insert(links), inserts)
-        if updates:
-            conn.execute(_UPDATE, updates)
+            bulk_insert(conn, links, _INSERT_COLUMNS, inserts)
+        revived = {"deleted_on": None, "deleted_at": None, "updated_at": at}
+        bulk_update(conn, links, "id", ("snapshot",), updates, revived)
 
     def relink_hubspot(
         self, pair: str, moves: Mapping[str, str], *, now: int | None = None
@@ -232,7 +220,7 @@ class LinkRepository:
         removed: list[StoredLink] = []
         with self._connect() as conn:
             for part in chunks(list(dict.fromkeys(ids))):
-                where = (links.c.pair == pair, column.in_(part))
+                where = (links.c.pair == pair, in_ids(conn, column, part))
                 removed.extend(_to_link(row) for row in conn.execute(select(links).where(*where)))
                 conn.execute(delete(links).where(*where))
         return removed
@@ -246,7 +234,11 @@ class LinkRepository:
         changed = 0
         with self._connect() as conn:
             for part in chunks(list(dict.fromkeys(ids))):
-                stmt = update(links).where(links.c.pair == pair, column.in_(part)).values(values)
+                stmt = (
+                    update(links)
+                    .where(links.c.pair == pair, in_ids(conn, column, part))
+                    .values(values)
+                )
                 changed += conn.execute(stmt).rowcount
         return changed
 
@@ -308,7 +300,7 @@ def _ids_by(
     found: dict[str, tuple[int, str, str]] = {}
     cols = (links.c.id, links.c.salesforce_type, links.c.salesforce_id, column)
     for part in chunks(ids):
-        stmt = select(*cols).where(links.c.pair == pair, column.in_(part))
+        stmt = select(*cols).where(links.c.pair == pair, in_ids(conn, column, part))
         for row_id, sf_type, sf_id, key in conn.execute(stmt):
             found[key] = (row_id, sf_type, sf_id)
     return found

@@ -1,24 +1,17 @@
-"""The state store's tables (SQLAlchemy Core) and the JSON codec for canonical values.
+"""The state store's tables (SQLAlchemy Core).
 
 Times are epoch milliseconds (BigInteger) everywhere, so comparisons never depend on a
-database's timezone handling. Snapshots, counts and audit values are JSON text written by
-`JsonText`, which round-trips the canonical value types exactly (Decimal, date, datetime,
-sets, tuples): a value read back must compare equal to the one written, or the planner would
-see a change that never happened and the engine would loop.
+database's timezone handling. JSON columns are TEXT written by `codec` (exact round trips of
+canonical values); the migration in `migrations/versions` creates exactly these tables, and a
+test compares the migrated schema with this metadata.
 """
 
 from __future__ import annotations
-
-import json
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
@@ -30,7 +23,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.types import TypeDecorator
+
+from hubforce.store.codec import JsonText
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -43,72 +37,6 @@ metadata = MetaData(naming_convention=NAMING)
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-_PLAIN = (str, int, bool, float, type(None))
-
-
-def encode_value(value: Any) -> Any:
-    """Turn one canonical value into a JSON-native structure, tagging non-JSON types."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if kind is Decimal:
-        return {"$dec": str(value)}
-    if kind is datetime:
-        return {"$dt": value.isoformat()}
-    if kind is date:
-        return {"$date": value.isoformat()}
-    if kind in (set, frozenset):
-        return {"$set": sorted((encode_value(v) for v in value), key=repr)}
-    if kind is tuple:
-        return {"$tuple": [encode_value(v) for v in value]}
-    if kind is list:
-        return [encode_value(v) for v in value]
-    if kind is dict:
-        return {str(k): encode_value(v) for k, v in value.items()}
-    if isinstance(value, str):  # StrEnum members and other str subclasses
-        return str(value)
-    raise TypeError(f"cannot store a {kind.__name__} as a canonical value: {value!r}")
-
-
-def _decode_tagged(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1:
-        ((tag, inner),) = obj.items()
-        if tag == "$dec":
-            return Decimal(inner)
-        if tag == "$dt":
-            return datetime.fromisoformat(inner)
-        if tag == "$date":
-            return date.fromisoformat(inner)
-        if tag == "$set":
-            return frozenset(inner)
-        if tag == "$tuple":
-            return tuple(inner)
-    return obj
-
-
-def dumps(value: Any) -> str:
-    """Serialise a value (usually a dict of field -> canonical value) to compact JSON."""
-    return json.dumps(encode_value(value), separators=(",", ":"), ensure_ascii=False)
-
-
-def loads(text: str) -> Any:
-    """Inverse of `dumps`: tagged objects come back as Decimal, date, frozenset, tuple..."""
-    return json.loads(text, object_hook=_decode_tagged)
-
-
-class JsonText(TypeDecorator[Any]):
-    """JSON stored as TEXT on every backend, written with `dumps` and read with `loads`."""
-
-    impl = Text
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else dumps(value)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        return None if value is None else loads(value)
-
 
 runs = Table(
     "runs",
@@ -133,9 +61,8 @@ links = Table(
     Column("hubspot_id", String(64), nullable=False),
     Column("salesforce_type", String(64), nullable=False),
     Column("salesforce_id", String(32), nullable=False),
-    # Each side's last-synced image of the canonical values; both NULL until the first sync.
-    Column("hubspot_snapshot", JsonText, nullable=True),
-    Column("salesforce_snapshot", JsonText, nullable=True),
+    # Both sides' last-synced canonical values (codec.dumps_snapshot); NULL until first sync.
+    Column("snapshot", Text, nullable=True),
     Column("deleted_on", String(16), nullable=True),
     Column("deleted_at", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),

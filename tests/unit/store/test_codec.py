@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hubforce.store.tables import dumps, loads
+from hubforce.store.codec import dumps, dumps_snapshot, loads, loads_snapshot
 
 canonical = st.one_of(
     st.none(),
@@ -57,3 +57,40 @@ def test_booleans_stay_distinct_from_integers() -> None:
 def test_values_without_a_canonical_form_are_refused() -> None:
     with pytest.raises(TypeError, match="cannot store a object"):
         dumps({"x": object()})
+
+
+@settings(derandomize=True, max_examples=300)
+@given(
+    st.dictionaries(st.sampled_from("abcdefgh"), canonical),
+    st.dictionaries(st.sampled_from("abcdefgh"), canonical),
+    st.booleans(),
+)
+def test_snapshots_of_both_sides_round_trip_exactly(
+    hubspot: dict[str, Any], salesforce: dict[str, Any], same: bool
+) -> None:
+    if same:
+        salesforce = dict(hubspot)
+
+    back_hubspot, back_salesforce = loads_snapshot(dumps_snapshot(hubspot, salesforce))
+
+    for expected, back in ((hubspot, back_hubspot), (salesforce, back_salesforce)):
+        assert back == expected
+        assert {k: type(v) for k, v in back.items()} == {k: type(v) for k, v in expected.items()}
+
+
+def test_equal_sides_are_stored_once_and_read_back_as_independent_dicts() -> None:
+    values = {"email": "a@b.c", "tags": ("x", "y"), "amount": Decimal("2.50")}
+
+    text = dumps_snapshot(values, dict(values))
+    hubspot, salesforce = loads_snapshot(text)
+
+    assert text.count("a@b.c") == 1
+    assert hubspot == salesforce == values
+    salesforce["email"] = "changed"
+    assert hubspot["email"] == "a@b.c"
+
+
+def test_a_true_and_a_one_are_different_snapshot_values() -> None:
+    _, salesforce = loads_snapshot(dumps_snapshot({"flag": True}, {"flag": 1}))
+
+    assert type(salesforce["flag"]) is int
