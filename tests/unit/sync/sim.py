@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Any
+
+from hypothesis import strategies as st
 
 from hubforce.config.model import FieldMapping, ObjectPairConfig
 from hubforce.sync import values as v
@@ -160,3 +164,37 @@ class World:
 def writes_of(plan: Plan) -> list[object]:
     """The operations of a plan that would call an API or touch a link."""
     return plan.operations()
+
+
+# --- hypothesis strategies for canonical records of SIM_MAPPING ---------------------------------
+
+_text = st.text(alphabet="ab yz", min_size=0, max_size=12).map(lambda s: s.strip() or None)
+_choice = st.sampled_from(["u", "v", None])
+FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "name": _text,
+    "email": st.sampled_from(["ann@x.com", "bob@x.com", None]),
+    "amount": st.one_of(
+        st.none(), st.decimals(min_value=-1000, max_value=1000, places=2).map(Decimal.normalize)
+    ),
+    "flag": st.booleans(),
+    "day": st.one_of(st.none(), st.dates(date(2000, 1, 1), date(2030, 1, 1)).map(str)),
+    "when": st.one_of(st.none(), st.integers(946_684_800_000, 1_900_000_000_000)),
+    "closedate": st.one_of(st.none(), st.dates(date(2000, 1, 1), date(2030, 1, 1)).map(str)),
+    "stage": st.sampled_from(["a", "a2", "b", None]),
+    "tags": st.one_of(
+        st.none(), st.sets(st.sampled_from("xyz"), min_size=1).map(lambda s: tuple(sorted(s)))
+    ),
+    "company": st.sampled_from(["Acme", "Globex", None]),
+    "pct": st.one_of(st.none(), st.integers(0, 100).map(Decimal)),
+    "p_sf": _choice,
+    "p_hs": _choice,
+    "a_sf": _choice,
+    "a_hs": _choice,
+    "skip": _choice,
+}
+
+
+@st.composite
+def records(draw: st.DrawFn) -> FieldValues:
+    keys = draw(st.sets(st.sampled_from(sorted(FIELD_VALUES)), min_size=1))
+    return {key: draw(FIELD_VALUES[key]) for key in sorted(keys)}

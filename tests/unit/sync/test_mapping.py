@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hypothesis import given, settings
+
 from hubforce.config.defaults import DEFAULT_CONFIG_YAML
 from hubforce.config.load import parse_config
 from hubforce.errors import Category
-from hubforce.sync.mapping import DictLookup, PairMapping, compile_pair, to_change, to_wire
+from hubforce.sync.mapping import DictLookup, PairMapping, compile_pair, fit, to_change, to_wire
 from hubforce.sync.model import Side
+from tests.unit.sync.sim import SF_TYPE, SIM_MAPPING, records
 
 HS, SF = Side.HUBSPOT, Side.SALESFORCE
 ENV = {"HUBSPOT_TOKEN": "t", "SALESFORCE_CLIENT_SECRET": "s", "SALESFORCE_REFRESH_TOKEN": "r"}
@@ -226,3 +229,23 @@ def test_per_field_timestamps_follow_the_field_key() -> None:
     )
     assert change.modified_at_of("jobtitle") == 4000
     assert change.modified_at_of("email") == 5000
+
+
+# --- round trips through each side's wire ---------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(records())
+def test_canonical_values_round_trip_through_both_wires(values: dict[str, object]) -> None:
+    """Written to a side and read back, a value equals the image `fit` predicted for it."""
+    synced = {k: val for k, val in values.items() if k != "skip"}
+    for side, object_type in ((HS, "contacts"), (SF, SF_TYPE)):
+        wire, failures, _ = to_wire(SIM_MAPPING, side, object_type, synced)  # type: ignore[arg-type]
+        assert failures == []
+        if side is HS:
+            assert all(isinstance(item, str) for item in wire.values())
+        back, failures = to_change(SIM_MAPPING, side, object_type, "1", wire, 1)
+        assert failures == []
+        for key, value in synced.items():
+            spec = SIM_MAPPING.spec(key)
+            assert back.values[key] == fit(spec, side, object_type, value)[0], (side, key)  # type: ignore[arg-type]

@@ -2,49 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-from typing import Any
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hubforce.sync.mapping import fit
-from hubforce.sync.model import CanonicalValue, FieldValues, Link, Side
-from tests.unit.sync.sim import HS_TYPE, SF_TYPE, SIM_MAPPING, SYNCED_KEYS, TWO_WAY_KEYS, World
+from hubforce.sync.model import CanonicalValue, Link, Side
+from tests.unit.sync.sim import (
+    HS_TYPE,
+    SF_TYPE,
+    SIM_MAPPING,
+    SYNCED_KEYS,
+    TWO_WAY_KEYS,
+    World,
+    records,
+)
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-_text = st.text(alphabet="ab yz", min_size=0, max_size=12).map(lambda s: s.strip() or None)
-_choice = st.sampled_from(["u", "v", None])
-FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
-    "name": _text,
-    "email": st.sampled_from(["ann@x.com", "bob@x.com", None]),
-    "amount": st.one_of(
-        st.none(), st.decimals(min_value=-1000, max_value=1000, places=2).map(Decimal.normalize)
-    ),
-    "flag": st.booleans(),
-    "day": st.one_of(st.none(), st.dates(date(2000, 1, 1), date(2030, 1, 1)).map(str)),
-    "when": st.one_of(st.none(), st.integers(946_684_800_000, 1_900_000_000_000)),
-    "closedate": st.one_of(st.none(), st.dates(date(2000, 1, 1), date(2030, 1, 1)).map(str)),
-    "stage": st.sampled_from(["a", "a2", "b", None]),
-    "tags": st.one_of(
-        st.none(), st.sets(st.sampled_from("xyz"), min_size=1).map(lambda s: tuple(sorted(s)))
-    ),
-    "company": st.sampled_from(["Acme", "Globex", None]),
-    "pct": st.one_of(st.none(), st.integers(0, 100).map(Decimal)),
-    "p_sf": _choice,
-    "p_hs": _choice,
-    "a_sf": _choice,
-    "a_hs": _choice,
-    "skip": _choice,
-}
-
-
-@st.composite
-def records(draw: st.DrawFn) -> FieldValues:
-    keys = draw(st.sets(st.sampled_from(sorted(FIELD_VALUES)), min_size=1))
-    return {key: draw(FIELD_VALUES[key]) for key in sorted(keys)}
 
 
 @st.composite
