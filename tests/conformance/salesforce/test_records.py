@@ -104,3 +104,34 @@ def test_updated_and_deleted_windows(sf: Salesforce, sf_control: httpx.Client) -
     with pytest.raises(SalesforceMalformedRequest) as exc:
         sf.Contact.updated(start - timedelta(days=31), end)
     assert exc.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
+
+
+def test_assignment_header_false_keeps_the_api_user_and_a_rule_id_assigns(
+    sf: Salesforce, sf_control: httpx.Client
+) -> None:
+    sf_control.post("/__emulator__/seed", json={"seed": 5, "people": 0, "companies": 0,
+                                                "deals": 0, "reps": 3})  # fmt: skip
+    rule = sf_control.get("/__emulator__/assignment-rules").json()[0]
+    api_user = sf.Lead.get(sf.Lead.create({"LastName": "A", "Company": "B"})["id"])["CreatedById"]
+    kept = sf.Lead.create(
+        {"LastName": "A", "Company": "B"}, headers={"Sforce-Auto-Assign": "FALSE"}
+    )
+    assert sf.Lead.get(kept["id"])["OwnerId"] == api_user
+    by_rule = sf.Lead.create(
+        {"LastName": "A", "Company": "B"}, headers={"Sforce-Auto-Assign": rule["id"]}
+    )
+    assert sf.Lead.get(by_rule["id"])["OwnerId"] != api_user
+
+
+def test_collections_through_restful(sf: Salesforce) -> None:
+    records = [
+        {"attributes": {"type": "Account"}, "Name": "One"},
+        {"attributes": {"type": "Account"}, "Name": "Two"},
+    ]
+    created = sf.restful(
+        "composite/sobjects", method="POST", json={"allOrNone": False, "records": records}
+    )
+    assert [r["success"] for r in created] == [True, True]
+    ids = ",".join(r["id"] for r in created)
+    fetched = sf.restful(f"composite/sobjects/Account?ids={ids}&fields=Name")
+    assert [r["Name"] for r in fetched] == ["One", "Two"]

@@ -61,7 +61,7 @@ def build_auth_router() -> APIRouter:
 
 
 def build_control_extras() -> APIRouter:
-    """Salesforce-only control verbs: convert-lead, merge, expire-sessions."""
+    """Salesforce-only control verbs: convert-lead, merge, assignment-rules, expire-sessions."""
     r = APIRouter(prefix=CONTROL_PREFIX, tags=["emulator control"])
 
     @r.post("/convert-lead")
@@ -89,6 +89,11 @@ def build_control_extras() -> APIRouter:
             )
         except SalesforceApiError as exc:
             raise HTTPException(exc.status, f"{exc.error_code}: {exc.message}") from exc
+
+    @r.get("/assignment-rules")
+    async def assignment_rules(request: Request) -> list[dict[str, Any]]:
+        rules = org_of(request).rules.assignment
+        return [{"id": a.id, "name": a.name, "active": a.active} for a in rules]
 
     @r.post("/expire-sessions")
     async def expire_sessions(request: Request) -> dict[str, Any]:

@@ -146,3 +146,15 @@ assignment_rules: []
     bad.write_text("objects:\n  Lead:\n    fields:\n      - {name: NoSuffix, type: string}\n")
     with pytest.raises(ValueError, match="must end with '__c'"):
         Org(load_config(bad))
+
+
+def test_serve_refuses_an_unknown_edition_without_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from hubforce.emulators.salesforce.main import serve
+
+    with pytest.raises(SystemExit) as exc:
+        serve(host="127.0.0.1", port=0, tls=False, config=None, static_token="t",
+              edition="gold", token_lifetime=60, seed=None)  # fmt: skip
+    assert exc.value.code == 2
+    assert "Unknown edition 'gold'" in capsys.readouterr().out
