@@ -58,6 +58,9 @@ def test_first_sync_then_nothing(world: World) -> None:
     world.cycle(world.read_all())
     assert len(world.hubspot) == len(world.salesforce) == len(world.links)
     assert unlinked >= 0
+    # No duplicates: the links are a one-to-one map between the two sides' records.
+    assert set(world.links) == set(world.hubspot)
+    assert {link.salesforce_id for link in world.links.values()} == set(world.salesforce)
     again = world.cycle(world.read_all())
     assert again.operations() == [], again.operations()
 
