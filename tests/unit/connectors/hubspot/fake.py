@@ -19,9 +19,20 @@ class FakeHubSpot:
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
     search_calls: int = 0
+    version: int = 0
+    _order: tuple[int, list[tuple[int, int, str]]] = (-1, [])
 
     def add(self, rid: str, ts: int, **props: str) -> None:
+        """Create or replace a record (records must only change through here)."""
         self.records[rid] = {"ts": ts, "props": {"email": f"{rid}@x.test", **props}}
+        self.version += 1
+
+    def order(self) -> list[tuple[int, int, str]]:
+        """(ts, -id, id) sorted: ties in time in an order unrelated to id, as an index may do."""
+        if self._order[0] != self.version:
+            ranked = sorted((rec["ts"], -int(rid), rid) for rid, rec in self.records.items())
+            self._order = (self.version, ranked)
+        return self._order[1]
 
     def wire(self, rid: str) -> dict[str, Any]:
         rec = self.records[rid]
@@ -57,8 +68,7 @@ class FakeHubSpot:
                     "correlationId": "x",
                 },
             )
-        # Ties in time come back in an order unrelated to id, as a real index may do.
-        order = sorted((rec["ts"], -int(rid), rid) for rid, rec in self.records.items())
+        order = self.order()
         low, high = 0, len(order)
         filters = [f for g in body.get("filterGroups") or [] for f in g["filters"]]
         for f in filters:

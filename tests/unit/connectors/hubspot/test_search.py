@@ -92,7 +92,7 @@ async def test_a_record_leaving_the_window_mid_read_does_not_hide_another(
         calls += 1
         answer = original(body)
         if calls == 1:
-            fake.records["3"]["ts"] = BASE + 10_000  # edited after the run started: out of window
+            fake.add("3", BASE + 10_000)  # edited after the run started: out of window
         return answer
 
     fake.search = search_then_edit  # type: ignore[method-assign]
