@@ -64,6 +64,9 @@ def create_app(settings: HubSpotEmulatorSettings | None = None) -> FastAPI:
         if attach is not None:
             attach(app, portal)
         yield
+        detach = getattr(webhooks, "detach_deliverer", None)
+        if detach is not None:
+            await detach(app)
 
     app.router.lifespan_context = lifespan
     return app
