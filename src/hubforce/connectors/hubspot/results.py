@@ -26,14 +26,18 @@ def map_batch_results(
 ) -> list[WriteResult]:
     """Results and per-item errors of a 200/201/207 batch answer -> one WriteResult per input.
 
-    Inputs are matched by `objectWriteTraceId` first, then by id (update) or by the upsert key.
-    An input the answer does not mention at all is a failure, never a silent success.
+    Inputs are matched by `objectWriteTraceId` first, then by id (update) or by the upsert key;
+    created records without a trace id fill the remaining inputs in order. An input the answer
+    does not mention at all is a failure, never a silent success.
     """
     by_position: dict[int, WriteResult] = {}
-    position_of_key = {key.lower(): i for i, key in enumerate(keys)}
+    # A create has no key but its trace id; never match a new record's id against those.
+    position_of_key = {} if op == "create" else {key.lower(): i for i, key in enumerate(keys)}
+    unplaced: list[Mapping[str, Any]] = []
     for obj in body.get("results") or ():
         pos = _position(obj, keys, position_of_key, start, id_property)
         if pos is None:
+            unplaced.append(obj)
             continue
         created = op == "create" or bool(obj.get("new", False))
         by_position[pos] = WriteResult(start + pos, True, str(obj.get("id")), created=created)
@@ -50,6 +54,13 @@ def map_batch_results(
             if 0 <= pos < len(keys) and pos not in by_position:
                 rid = keys[pos] if op != "create" else None
                 by_position[pos] = WriteResult(start + pos, False, rid, failure=failure)
+    if op == "create" and unplaced:
+        # No trace ids echoed: HubSpot answers creates in input order, so the results fill the
+        # inputs that have neither a result nor an error, in order. Marking a record that was
+        # created as failed would invite a second create.
+        free = [i for i in range(len(keys)) if i not in by_position]
+        for pos, obj in zip(free, unplaced, strict=False):
+            by_position[pos] = WriteResult(start + pos, True, str(obj.get("id")), created=True)
     missing = RecordFailure.of(
         Category.UNKNOWN, "NO_RESULT", "HubSpot returned no result for this input"
     )

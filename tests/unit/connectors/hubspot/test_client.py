@@ -10,6 +10,7 @@ from hubforce.connectors.http import RetryPolicy
 from hubforce.connectors.hubspot.auth import PrivateAppToken
 from hubforce.connectors.hubspot.client import HubSpotClient
 from hubforce.connectors.hubspot.pages import PaginationLoop
+from hubforce.connectors.hubspot.results import map_batch_results
 from hubforce.errors import AuthFailed, Category
 from tests.unit.connectors.conftest import FakeClock, Script, body_of, reply
 
@@ -389,3 +390,26 @@ async def test_find_contacts_by_email_uses_batch_read_not_search(
         assert hs.calls.by_kind == {"batch_read": 2}
     assert [r.id for r in found] == ["1"]
     assert [len(body_of(r)["inputs"]) for r in script.requests] == [100, 50]
+
+
+def test_created_records_without_trace_ids_fill_inputs_in_order() -> None:
+    body = {
+        "results": [obj("1"), obj("2")],
+        "errors": [
+            {
+                "status": "error",
+                "category": "CONFLICT",
+                "message": "Contact already exists. Existing ID: 7",
+                "context": {"objectWriteTraceId": ["1"]},
+            }
+        ],
+    }
+    results = map_batch_results(body, ["0", "1", "2"], 0, op="create")
+    assert [(r.ok, r.id) for r in results] == [(True, "1"), (False, None), (True, "2")]
+    assert results[1].failure is not None and results[1].failure.category is Category.DUPLICATE
+
+
+def test_an_input_the_answer_never_mentions_is_a_failure() -> None:
+    results = map_batch_results({"results": [obj("5")]}, ["5", "6"], 0, op="update")
+    assert [(r.ok, r.id) for r in results] == [(True, "5"), (False, "6")]
+    assert results[1].failure is not None and results[1].failure.api_code == "NO_RESULT"
