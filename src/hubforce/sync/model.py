@@ -56,7 +56,7 @@ class Rule(StrEnum):
 class DeletePolicy(StrEnum):
     """What a delete on one side does to the linked record on the other side."""
 
-    IGNORE = "ignore"  # keep the link; the next change on the survivor is ignored too
+    IGNORE = "ignore"  # leave the other record and the link alone
     UNLINK = "unlink"  # forget the link, leave the other record alone
     ARCHIVE = "archive"  # archive (HubSpot) / delete (Salesforce) the other record, then unlink
 

@@ -153,6 +153,15 @@ class Plan:
         """Every conflict and override, in record order."""
         return [conflict for record in self.records for conflict in record.conflicts]
 
+    def blanks(self) -> list[tuple[RecordRef, str]]:
+        """Every (record, field) an update would clear, for dry runs."""
+        return [
+            (op.target, key)
+            for op in self.operations()
+            if isinstance(op, Update)
+            for key in op.blanked
+        ]
+
     def counts(self) -> dict[tuple[str, str], int]:
         """How many operations per (kind, target side or "link")."""
         counts: dict[tuple[str, str], int] = {}

@@ -126,6 +126,7 @@ def test_two_way_blanking_propagates_and_is_reported() -> None:
     update = one_update(plan, SF)
     assert update.values == {"title": None}
     assert update.blanked == ("title",)
+    assert plan.blanks() == [(RecordRef(SF, "Lead", "s1"), "title")]
 
 
 def test_prefer_salesforce_unless_blank_takes_hubspot_when_salesforce_blanks() -> None:
