@@ -191,3 +191,13 @@ def test_object_type_ids_reach_the_same_records(hubspot_client: HubSpot) -> None
     contact_id = _create(hubspot_client, email="t@example.com")
     page = hubspot_client.crm.objects.basic_api.get_page(object_type="0-1", limit=5)
     assert [r.id for r in page.results] == [contact_id]
+
+
+def test_unknown_requested_properties_are_ignored(hubspot_client: HubSpot) -> None:
+    contact_id = _create(hubspot_client, email="u@example.com", firstname="U")
+    got = hubspot_client.crm.contacts.basic_api.get_by_id(
+        contact_id, properties=["firstname", "no_such_prop"]
+    )
+    assert got.properties["firstname"] == "U"
+    assert "no_such_prop" not in got.properties
+    assert got.properties["hs_object_id"] == contact_id

@@ -48,6 +48,14 @@ def read_options(request: Request) -> dict[str, list[str] | None]:
     }
 
 
+def known(portal: Portal, object_type: str, names: Any) -> list[str] | None:
+    """The requested property names that exist (HubSpot ignores unknown ones); None: defaults."""
+    if not names or not isinstance(names, list):
+        return None
+    catalogue = portal.catalogue[object_type]
+    return [str(n) for n in names if n in catalogue]
+
+
 def render(
     portal: Portal, object_type: str, record: Record, options: dict[str, list[str] | None]
 ) -> dict[str, Any]:
@@ -55,8 +63,8 @@ def render(
     return render_record(
         object_type,
         record,
-        properties=options.get("properties"),
-        with_history=options.get("with_history"),
+        properties=known(portal, object_type, options.get("properties")),
+        with_history=known(portal, object_type, options.get("with_history")),
         associations=_associations(portal, object_type, record, options.get("associations")),
     )
 
@@ -165,9 +173,10 @@ async def do_search(request: Request, object_type: str) -> dict[str, Any]:
     object_type = portal.object_type(object_type)
     req = parse_request(await json_object(request))
     total, page = run_search(portal, object_type, req)
+    properties = known(portal, object_type, req.properties)
     body: dict[str, Any] = {
         "total": total,
-        "results": [render_record(object_type, r, properties=req.properties) for r in page],
+        "results": [render_record(object_type, r, properties=properties) for r in page],
     }
     end = req.after + len(page)
     if page and end < total:

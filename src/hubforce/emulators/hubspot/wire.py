@@ -98,8 +98,11 @@ async def handle_server_error(request: Request, exc: Exception) -> Response:
 def selected_properties(
     object_type: str, record: Record, requested: list[str] | None
 ) -> dict[str, str | None]:
-    """The `properties` object: the defaults, or the requested names (null when unset)."""
-    if not requested:
+    """The `properties` object: the defaults, or the requested names (null when unset).
+
+    `requested` must already be limited to known properties (unknown names are ignored).
+    """
+    if requested is None:
         names: Iterable[str] = DEFAULT_PROPERTIES[object_type]
     else:
         names = [*requested, *(n for n in ALWAYS if n in record.properties)]
