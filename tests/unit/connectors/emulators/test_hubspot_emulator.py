@@ -109,6 +109,8 @@ async def test_schema_reads_and_associations(hs: HubSpotClient) -> None:
     company = (await hs.create("companies", [{"name": "Acme", "domain": "acme.example"}]))[0]
     contact = (await hs.create("contacts", [{"email": "c@acme.example"}]))[0]
     assert company.id and contact.id
+    by_domain = await hs.find_by("companies", "domain", ["ACME.example", "none.example"], ["name"])
+    assert [(c.id, c.values["name"]) for c in by_domain] == [(company.id, "Acme")]
     made = await hs.create_associations("contacts", "companies", [(contact.id, company.id)])
     assert made[0].ok
     links = await hs.read_associations("contacts", "companies", [contact.id])

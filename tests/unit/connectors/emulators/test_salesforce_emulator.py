@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -46,7 +47,9 @@ async def sf(app: object, clock: FakeClock, policy: RetryPolicy) -> AsyncIterato
         yield client
 
 
-async def test_collections_query_match_and_delete_round_trip(sf: SalesforceClient) -> None:
+async def test_collections_query_match_and_delete_round_trip(
+    app: Any, sf: SalesforceClient
+) -> None:
     created = await sf.create(
         "Lead",
         [
@@ -93,6 +96,14 @@ async def test_collections_query_match_and_delete_round_trip(sf: SalesforceClien
     gone = [r async for p in sf.deleted_since("Lead", 0) for r in p.records]
     assert grace in {r.id for r in gone}
     assert all(r.deleted for r in gone)
+
+    # getUpdated/getDeleted only cover whole minutes that have passed: move the org clock on.
+    app.state.backend.clock.advance(120)
+    now = app.state.backend.clock.now_ms()
+    updated_ids, _covered = await sf.get_updated("Lead", now - 3_600_000, now)
+    assert ada in updated_ids
+    deleted_rows, _ = await sf.get_deleted("Lead", now - 3_600_000, now)
+    assert grace in {rid for rid, _ in deleted_rows}
 
     assert sf.governor.usage is not None and sf.governor.usage.used > 0
     describe = await sf.describe("Lead")
