@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import ssl
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -30,14 +31,15 @@ def rows(text: str) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def api(sf_server: BackgroundServer, sf_control: httpx.Client) -> httpx.Client:
+def api(sf_server: BackgroundServer, sf_control: httpx.Client) -> Iterator[httpx.Client]:
     """Raw HTTPS access for what simple-salesforce cannot send (bad CSV, DELETE replies)."""
     assert sf_server.certs is not None
-    return httpx.Client(
+    with httpx.Client(
         base_url=sf_server.url,
         headers=AUTH,
         verify=ssl.create_default_context(cafile=str(sf_server.certs.ca_file)),
-    )
+    ) as client:
+        yield client
 
 
 def test_insert_reports_successes_and_failed_rows(
