@@ -29,6 +29,7 @@ from hubforce.emulators.salesforce.soql.literals import (
     relative_range,
     unescape_string,
 )
+from hubforce.emulators.salesforce.soql.scans import RowsFilter, range_rows_filter
 from hubforce.emulators.salesforce.soql.schema import (
     Column,
     Hop,
@@ -41,8 +42,6 @@ from hubforce.emulators.salesforce.soql.schema import (
 
 Getter = Callable[[Row], Any]
 Predicate = Callable[[Row], bool]
-RowsFilter = Callable[[Collection[Row], bool], list[Row]]
-"""(rows, include_deleted) -> the rows that pass, in order."""
 
 _NO_SUCH_COLUMN = (
     "No such column '{name}' on entity '{entity}'. If you are attempting to use a custom field, be "
@@ -201,7 +200,7 @@ class Resolver:
         lit = self.literal(column, cond.field, cond.value)
         if lit is None or isinstance(lit, Bounds):
             return None
-        return _range_rows_filter(column.field, cond.op, lit)
+        return range_rows_filter(column.field, cond.op, lit)
 
     def _compare(self, column: Column, op: str, lit: Any) -> Predicate:
         get = self.getter(column)
@@ -332,40 +331,3 @@ def _range_predicate(get: Getter, op: str, bounds: Bounds) -> Predicate:
     if op == "!=":
         return lambda row: (v := get(row)) is None or test(v)
     return lambda row: (v := get(row)) is not None and test(v)
-
-
-# One list comprehension per operator: a single pass over rows that touches each row once
-# (with 100,000 rows, memory traffic, not Python calls, is what costs).
-_SCANS: dict[str, Callable[[Collection[Row], str, Any, bool], list[Row]]] = {
-    "<": lambda rows, name, k, every: [
-        r for r in rows if (every or not r["IsDeleted"]) and (v := r[name]) is not None and v < k
-    ],
-    "<=": lambda rows, name, k, every: [
-        r for r in rows if (every or not r["IsDeleted"]) and (v := r[name]) is not None and v <= k
-    ],
-    ">": lambda rows, name, k, every: [
-        r for r in rows if (every or not r["IsDeleted"]) and (v := r[name]) is not None and v > k
-    ],
-    ">=": lambda rows, name, k, every: [
-        r for r in rows if (every or not r["IsDeleted"]) and (v := r[name]) is not None and v >= k
-    ],
-}
-
-
-def _range_rows_filter(name: str, op: str, k: Any) -> RowsFilter:
-    scan = _SCANS[op]
-    test = _RANGE_OPS[op]
-
-    def keep(rows: Collection[Row], include_deleted: bool) -> list[Row]:
-        try:
-            return scan(rows, name, k, include_deleted)
-        except KeyError:  # rows without the field at all: read them the tolerant way
-            return [
-                r
-                for r in rows
-                if (include_deleted or not r.get("IsDeleted"))
-                and (v := r.get(name)) is not None
-                and test(v, k)
-            ]
-
-    return keep

@@ -14,11 +14,11 @@ from hubforce.emulators.salesforce.soql.compiler import (
     Getter,
     Predicate,
     Resolver,
-    RowsFilter,
     follow,
 )
 from hubforce.emulators.salesforce.soql.errors import MalformedQueryError, point_at
 from hubforce.emulators.salesforce.soql.parser import parse_soql
+from hubforce.emulators.salesforce.soql.scans import RowsFilter
 from hubforce.emulators.salesforce.soql.schema import (
     Column,
     Hop,
