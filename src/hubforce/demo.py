@@ -1,90 +1,301 @@
-"""The demo run by `make demo`: the Salesforce emulator at work (until the sync engine lands).
+"""The demo run by `make demo` / `hubforce demo`: hubforce's main job on its embedded defaults.
 
-It serves the emulator in-process on a free loopback port, seeds it, and makes real HTTP calls
-(SOQL queries, a create, an upsert by external id, a Lead conversion) that it prints with Rich.
+Both emulators are served in-process on loopback ports and seeded from one world (overlapping,
+realistic records on both sides). The first sync runs with a progress bar; then live edits are
+made through the vendors' APIs (updates each way, a conflict on a two-way field, a Lead
+conversion, new records on both sides, a record Salesforce's validation rule refuses), the next
+cycles run, and a summary shows what was matched, created, updated, which rule decided each
+conflict, failures by category, and the API calls spent per side. The last cycle must write
+nothing (no echo), or the demo exits 1.
 """
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hubforce.emulators.common.serve import BackgroundServer
-from hubforce.emulators.salesforce.app import SalesforceEmulatorSettings, create_app
+from hubforce.emulators.hubspot.app import create_app as create_hubspot_app
+from hubforce.emulators.hubspot.settings import HubSpotEmulatorSettings
+from hubforce.emulators.salesforce.app import create_app as create_salesforce_app
+from hubforce.engine.context import CycleOptions, CycleReport, PairReport
+from hubforce.engine.cycle import run_cycle
+from hubforce.engine.local import local_config
+from hubforce.engine.runner import sync_context
+from hubforce.store import Store, open_store
 
-V = "/services/data/v59.0"
+V = "/services/data/v62.0"
+TOKEN = {"Authorization": "Bearer emulator-token"}
+#: Seed counts at scale 1: a few thousand records over both sides.
+BASE_WORLD = {"people": 1500, "companies": 300, "deals": 200, "reps": 8}
 
 
-def _query(client: httpx.Client, soql: str) -> dict[str, Any]:
-    reply = client.get(f"{V}/query", params={"q": soql})
-    reply.raise_for_status()
-    result: dict[str, Any] = reply.json()
-    return result
+@dataclass(slots=True)
+class Totals:
+    """Counts summed over the demo's cycles, per pair."""
+
+    matched: dict[str, int] = field(default_factory=dict)
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    conflicts: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, str] = field(default_factory=dict)
+    relinked: int = 0
+
+    def add(self, report: CycleReport) -> None:
+        """Fold one cycle in."""
+        for pair in report.pairs:
+            self.matched[pair.pair] = self.matched.get(pair.pair, 0) + pair.matched
+            self._merge(self.created, pair, pair.created)
+            self._merge(self.updated, pair, pair.updated)
+            for key, n in pair.conflicts.items():
+                self.conflicts[f"{pair.pair} {key}"] = self.conflicts.get(key, 0) + n
+            for key, n in pair.failures.items():
+                self.failures[key] = self.failures.get(key, 0) + n
+            for key, text in pair.failure_examples.items():
+                self.examples.setdefault(key, f"{pair.pair}: {text}")
+            self.relinked += pair.relinked
+
+    @staticmethod
+    def _merge(into: dict[str, int], pair: PairReport, counts: dict[str, int]) -> None:
+        for key, n in counts.items():
+            name = f"{pair.pair} -> {key}"
+            into[name] = into.get(name, 0) + n
 
 
-def run_demo(*, seed: int) -> int:
-    """Run the demo; return the process exit code."""
-    console = Console()
-    settings = SalesforceEmulatorSettings(static_token="demo-token")
-    with (
-        BackgroundServer(create_app(settings)) as server,
-        httpx.Client(
-            base_url=server.url, headers={"Authorization": "Bearer demo-token"}, timeout=30
-        ) as client,
-    ):
-        console.print(f"[bold]hubforce demo[/]: Salesforce emulator on [cyan]{server.url}[/]")
-        created = client.post("/__emulator__/seed", json={"seed": seed}).json()["created"]
-        table = Table(title=f"Seeded org (seed {seed})")
-        table.add_column("sObject")
-        table.add_column("records", justify="right")
-        for sobject, count in created.items():
-            table.add_row(sobject, str(count))
-        console.print(table)
+class Demo:
+    """One demo run: servers, store, configuration and the helpers to edit both sides."""
 
-        counts = {
-            name: _query(client, f"SELECT COUNT() FROM {name}")["totalSize"]
-            for name in ("Lead", "Contact", "Account", "Opportunity")
-        }
-        console.print(f"SOQL COUNT() per object: {counts}")
-        recent = _query(
-            client,
-            "SELECT Id, Name, Company, Owner.Email, SystemModstamp FROM Lead "
-            "WHERE IsConverted = false ORDER BY SystemModstamp DESC LIMIT 5",
+    def __init__(self, console: Console, hs_url: str, sf_url: str, store: Store) -> None:
+        self.console = console
+        self.hs = httpx.Client(base_url=hs_url, headers=TOKEN, timeout=60)
+        self.sf = httpx.Client(base_url=sf_url, headers=TOKEN, timeout=60)
+        self.store = store
+        self.config = local_config(hs_url, sf_url, "sqlite://")
+        self.totals = Totals()
+
+    def close(self) -> None:
+        """Close the HTTP clients."""
+        self.hs.close()
+        self.sf.close()
+
+    def call(self, client: httpx.Client, method: str, path: str, **kw: Any) -> Any:
+        """One vendor API call; a refusal is shown, not raised."""
+        reply = client.request(method, path, **kw)
+        if reply.status_code >= 400:
+            self.console.print(f"  [yellow]{method} {path} -> {reply.status_code}[/]")
+            return None
+        return reply.json() if reply.content else None
+
+    def cycle(self, title: str, progress: Progress | None = None, total: int = 0) -> CycleReport:
+        """Run one sync cycle and fold it into the totals."""
+        options = CycleOptions()
+        if progress is not None:
+            task = progress.add_task(title, total=total)
+            options.progress = lambda _pair, n: progress.advance(task, n)
+        report = asyncio.run(self._run(options))
+        self.totals.add(report)
+        return report
+
+    async def _run(self, options: CycleOptions) -> CycleReport:
+        async with sync_context(self.config, options=options, store=self.store) as ctx:
+            return await run_cycle(ctx)
+
+    def linked(self, sobject: str, skip: int = 0) -> tuple[str, str]:
+        """(HubSpot id, Salesforce id) of the `skip`-th contact linked to a `sobject`."""
+        seen = 0
+        for page in self.store.links.iter_pair("contacts"):
+            for link in page:
+                if link.salesforce_type == sobject:
+                    if seen == skip:
+                        return link.hubspot_id, link.salesforce_id
+                    seen += 1
+        raise RuntimeError(f"no contact is linked to a {sobject}")
+
+    def live_edits(self) -> list[str]:
+        """Edit both sides through their APIs, as users would; say what was done."""
+        done: list[str] = []
+        hs_id, _ = self.linked("Lead", 0)
+        self.call(
+            self.hs,
+            "PATCH",
+            f"/crm/v3/objects/contacts/{hs_id}",
+            json={"properties": {"phone": "+1 415 555 0199", "city": "Oakland"}},
         )
-        leads = Table(title="Five most recently modified Leads")
-        for column in ("Id", "Name", "Company", "Owner"):
-            leads.add_column(column)
-        for row in recent["records"]:
-            owner = (row.get("Owner") or {}).get("Email", "")
-            leads.add_row(row["Id"], row["Name"], row["Company"], owner)
-        console.print(leads)
-
-        new = client.post(
+        done.append(f"HubSpot: contact {hs_id} phone and city edited")
+        _, lead2 = self.linked("Lead", 1)
+        self.call(self.sf, "PATCH", f"{V}/sobjects/Lead/{lead2}", json={"Title": "VP Revenue"})
+        done.append(f"Salesforce: Lead {lead2} title edited")
+        hs_c, contact = self.linked("Contact", 0)
+        self.call(
+            self.hs,
+            "PATCH",
+            f"/crm/v3/objects/contacts/{hs_c}",
+            json={"properties": {"jobtitle": "Head of Growth (HubSpot)"}},
+        )
+        self.call(
+            self.sf,
+            "PATCH",
+            f"{V}/sobjects/Contact/{contact}",
+            json={"Title": "Head of Growth (Salesforce)"},
+        )
+        done.append(f"Conflict: contact {hs_c} / Contact {contact} title edited on both sides")
+        _, lead3 = self.linked("Lead", 2)
+        converted = self.call(
+            self.sf,
+            "POST",
+            "/__emulator__/convert-lead",
+            json={"leadId": lead3, "doNotCreateOpportunity": True},
+        )
+        if converted:
+            done.append(f"Salesforce: Lead {lead3} converted to Contact {converted['contactId']}")
+        self.call(
+            self.hs,
+            "POST",
+            "/crm/v3/objects/contacts",
+            json={
+                "properties": {
+                    "email": "new.buyer@demo-hubforce.example",
+                    "firstname": "Nora",
+                    "lastname": "Buyer",
+                }
+            },
+        )
+        done.append("HubSpot: new contact new.buyer@demo-hubforce.example")
+        self.call(
+            self.sf,
+            "POST",
             f"{V}/sobjects/Lead",
-            json={"FirstName": "Demo", "LastName": "Lead", "Company": "Hubforce Demo Inc"},
-        ).json()
-        lead = client.get(f"{V}/sobjects/Lead/{new['id']}").json()
-        console.print(f"Created Lead {new['id']}, assigned by rule to owner {lead['OwnerId']}")
-        upsert = client.patch(
-            f"{V}/sobjects/Lead/HubSpot_Id__c/demo-1",
-            json={"LastName": "Upserted", "Company": "Hubforce Demo Inc"},
+            json={
+                "LastName": "Prospect",
+                "FirstName": "Sam",
+                "Company": "Demo Works",
+                "Email": "sam.prospect@demo-works.example",
+            },
         )
-        again = client.patch(f"{V}/sobjects/Lead/HubSpot_Id__c/demo-1", json={"Title": "CTO"})
-        console.print(
-            f"Upsert by HubSpot_Id__c: first {upsert.status_code} (created), "
-            f"then {again.status_code} created={again.json()['created']}"
+        done.append("Salesforce: new Lead sam.prospect@demo-works.example")
+        self.call(
+            self.hs,
+            "POST",
+            "/crm/v3/objects/contacts",
+            json={
+                "properties": {
+                    "email": "no.phone@demo-hubforce.example",
+                    "lastname": "Worked",
+                    "hs_lead_status": "IN_PROGRESS",
+                }
+            },
         )
-        converted = client.post("/__emulator__/convert-lead", json={"leadId": new["id"]}).json()
-        console.print(
-            f"Converted the Lead: Account {converted['accountId']}, "
-            f"Contact {converted['contactId']}, Opportunity {converted['opportunityId']}"
-        )
-        bad = client.post(f"{V}/sobjects/Lead", json={"Company": "No Last Name"})
-        console.print(f"A Lead without LastName is refused: {bad.status_code} {bad.json()}")
-        stats = client.get("/__emulator__/stats").json()
-        usage = client.get(f"{V}/limits").headers["sforce-limit-info"]
-        console.print(f"API calls counted by the org: {stats['api_calls']} ({usage})")
+        done.append("HubSpot: contact in progress without a phone (Salesforce will refuse it)")
+        return done
+
+    def api_calls(self) -> dict[str, int]:
+        """API calls each emulator answered (its own count, from /__emulator__/stats)."""
+        return {
+            "HubSpot": int(self.hs.get("/__emulator__/stats").json()["api_calls"]),
+            "Salesforce": int(self.sf.get("/__emulator__/stats").json()["api_calls"]),
+        }
+
+
+def _table(title: str, counts: dict[str, int], label: str = "what") -> Table:
+    table = Table(title=title)
+    table.add_column(label)
+    table.add_column("records", justify="right")
+    for key, n in sorted(counts.items()):
+        table.add_row(key, str(n))
+    if not counts:
+        table.add_row("-", "0")
+    return table
+
+
+def run_demo(*, seed: int, scale: float = 1.0) -> int:
+    """Run the demo; return the process exit code (0 when the last cycle wrote nothing)."""
+    console = Console()
+    world = {k: max(2, int(v * scale)) for k, v in BASE_WORLD.items()}
+    started = time.monotonic()
+    hubspot = create_hubspot_app(HubSpotEmulatorSettings(tier="enterprise"))
+    salesforce = create_salesforce_app()
+    with (
+        BackgroundServer(hubspot) as hs_server,
+        BackgroundServer(salesforce) as sf_server,
+        tempfile.TemporaryDirectory(prefix="hubforce-demo-") as tmp,
+    ):
+        store = open_store(f"sqlite:///{Path(tmp) / 'demo.db'}")
+        demo = Demo(console, hs_server.url, sf_server.url, store)
+        try:
+            return _play(console, demo, seed, world, started)
+        finally:
+            demo.close()
+            store.close()
+
+
+def _play(console: Console, demo: Demo, seed: int, world: dict[str, int], started: float) -> int:
+    console.rule("[bold]hubforce demo[/]: two-way HubSpot <-> Salesforce sync")
+    console.print(f"HubSpot emulator    {demo.hs.base_url}")
+    console.print(f"Salesforce emulator {demo.sf.base_url}")
+    body = {"seed": seed, **world}
+    hs_seed = demo.call(demo.hs, "POST", "/__emulator__/seed", json=body) or {}
+    sf_seed = (demo.call(demo.sf, "POST", "/__emulator__/seed", json=body) or {}).get("created", {})
+    console.print(f"Seeded HubSpot {hs_seed} and Salesforce {sf_seed} from seed {seed}")
+    total = sum(v for k, v in hs_seed.items() if k in ("companies", "contacts", "deals"))
+    total += sum(
+        v for k, v in sf_seed.items() if k in ("Account", "Lead", "Contact", "Opportunity")
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        first = demo.cycle("First sync (match, then create both ways)", progress, total)
+    console.print(f"First sync: {first.writes} records written, {first.failures} failures")
+
+    console.rule("Live edits through the vendors' APIs")
+    for line in demo.live_edits():
+        console.print(f"  {line}", highlight=False)
+    second = demo.cycle("Second cycle")
+    console.print(f"Second cycle: {second.writes} records written (the edits above)")
+    # Values Salesforce fills in on create (a Lead's default Status) flow back one cycle
+    # later; after that a cycle with no outside change must write nothing (no echo).
+    last = second
+    for number in range(3, 6):
+        last = demo.cycle(f"Cycle {number}")
+        note = "no echo: nothing changed" if not last.writes else "server-filled values"
+        console.print(f"Cycle {number}: {last.writes} records written ({note})")
+        if not last.writes:
+            break
+    console.rule("Summary")
+    totals = demo.totals
+    console.print(_table("Matched before creating", totals.matched, "object pair"))
+    console.print(_table("Created (pair -> side:type)", totals.created))
+    console.print(_table("Updated (pair -> side:type)", totals.updated))
+    console.print(_table("Conflicts (pair rule:kind)", totals.conflicts))
+    console.print(f"Links re-keyed after Lead conversion or merges: {totals.relinked}")
+    failures = Table(title="Failures by category")
+    failures.add_column("category")
+    failures.add_column("count", justify="right")
+    failures.add_column("example")
+    for category, n in sorted(totals.failures.items()):
+        failures.add_row(category, str(n), totals.examples.get(category, ""))
+    console.print(failures)
+    calls = demo.api_calls()
+    console.print(_table("API calls spent (emulator counts)", calls, "side"))
+    console.print(f"Done in {time.monotonic() - started:.1f} s.")
+    if last.writes:
+        console.print("[bold red]The last cycle wrote records: sync did not converge[/]")
+        return 1
     return 0
+
+
+__all__ = ["Demo", "run_demo"]

@@ -117,7 +117,32 @@ async def match_unlinked(
             report,
             fetched=usable,
         )
+    _one_per_email(mapping, remaining_sf, outcome)
     return outcome
+
+
+def _one_per_email(
+    mapping: PairMapping, sources: Sequence[RemoteRecord], outcome: MatchOutcome
+) -> None:
+    """Salesforce records left to create in HubSpot that share an e-mail (a Lead and a
+    Contact of one person): HubSpot e-mails are unique, so only the preferred one (Contact over
+    Lead, then most recent, then lowest id) is created; the others are logged and left alone."""
+    groups: dict[str, list[RemoteRecord]] = {}
+    for record in sources:
+        key = keys_of(mapping, Side.SALESFORCE, record).get("email")
+        if key is not None:
+            groups.setdefault(key, []).append(record)
+    for key, records in groups.items():
+        if len(records) < 2:
+            continue
+        ranked = sorted(
+            records,
+            key=lambda r: (r.object_type != "Contact", -r.modified_at, len(r.id), r.id),
+        )
+        for record in ranked[1:]:
+            why = f"e-mail {key} is shared with {ranked[0].object_type} {ranked[0].id}"
+            outcome.skipped[record.id] = why
+            log.info("%s: %s %s not synced: %s", mapping.name, record.object_type, record.id, why)
 
 
 def _apply(
