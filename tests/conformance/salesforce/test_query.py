@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
@@ -167,6 +168,17 @@ def test_locator_expires_after_fifteen_idle_minutes(
     add_leads(sf_server, 250)
     first = sf.query("SELECT Id FROM Lead", headers=BATCH_200)
     org_of(sf_server).clock.advance(16 * 60)
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.query_more(first["nextRecordsUrl"], identifier_is_url=True)
+    assert exc.value.content[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+
+
+def test_reset_invalidates_open_locators(
+    sf: Salesforce, sf_server: BackgroundServer, sf_control: httpx.Client
+) -> None:
+    add_leads(sf_server, 250)
+    first = sf.query("SELECT Id FROM Lead", headers=BATCH_200)
+    assert sf_control.post("/__emulator__/reset").status_code == 200
     with pytest.raises(SalesforceMalformedRequest) as exc:
         sf.query_more(first["nextRecordsUrl"], identifier_is_url=True)
     assert exc.value.content[0]["errorCode"] == "INVALID_QUERY_LOCATOR"

@@ -44,14 +44,15 @@ CSV_TYPE = "text/csv"
 class BulkJobs:
     """All Bulk API 2.0 jobs of one app, by id."""
 
-    def __init__(self) -> None:
+    def __init__(self, records: object, counter: int = 0) -> None:
+        self.records = records  # the org tables these jobs ran against
         self.jobs: dict[str, Job] = {}
-        self._counter = 0
+        self.counter = counter  # carried over a reset, so ids are never reused
 
     def new_id(self) -> str:
         """The next `750...` job id."""
-        self._counter += 1
-        return make_id("750", self._counter)
+        self.counter += 1
+        return make_id("750", self.counter)
 
     def get(self, job_id: str, kind: type[Job]) -> Job:
         """The job of that kind; NOT_FOUND otherwise (an ingest id on /jobs/query too)."""
@@ -63,8 +64,10 @@ class BulkJobs:
 
 def _jobs(request: Request) -> BulkJobs:
     jobs: BulkJobs | None = getattr(request.app.state, "bulk_jobs", None)
-    if jobs is None:
-        jobs = BulkJobs()
+    records = request.app.state.backend.records
+    if jobs is None or jobs.records is not records:
+        # A reset or state import replaces the org's tables; its jobs go with them.
+        jobs = BulkJobs(records, jobs.counter if jobs else 0)
         request.app.state.bulk_jobs = jobs
     return jobs
 

@@ -43,14 +43,15 @@ class Cursor:
 class QueryCursors:
     """Open query locators of one app, oldest first."""
 
-    def __init__(self) -> None:
+    def __init__(self, records: object, counter: int = 0) -> None:
+        self.records = records  # the org tables these cursors read
         self._open: OrderedDict[str, Cursor] = OrderedDict()
-        self._counter = 0
+        self.counter = counter  # carried over a reset, so ids are never reused
 
     def open(self, cursor: Cursor) -> str:
         """Keep `cursor` and return its locator."""
-        self._counter += 1
-        locator = make_id("01g", self._counter)
+        self.counter += 1
+        locator = make_id("01g", self.counter)
         self._open[locator] = cursor
         while len(self._open) > MAX_CURSORS:
             self._open.popitem(last=False)
@@ -77,8 +78,10 @@ def _org(request: Request) -> Org:
 
 def _cursors(request: Request) -> QueryCursors:
     cursors: QueryCursors | None = getattr(request.app.state, "query_cursors", None)
-    if cursors is None:
-        cursors = QueryCursors()
+    records = _org(request).records
+    if cursors is None or cursors.records is not records:
+        # A reset or state import replaces the org's tables: earlier locators die with them.
+        cursors = QueryCursors(records, cursors.counter if cursors else 0)
         request.app.state.query_cursors = cursors
     return cursors
 
