@@ -1,7 +1,8 @@
 """Authentication and rate limiting for every CRM route, in one ASGI middleware.
 
 Private-app static token or OAuth access tokens (expiring on the emulator clock), then the
-tier's ten-secondly burst and daily allocation with `X-HubSpot-RateLimit-*` headers; search
+tier's ten-secondly burst and daily allocation with `X-HubSpot-RateLimit-*` headers (OAuth
+calls: 110 per ten seconds, no daily limit and no daily headers, as for public apps); search
 routes have their own per-second limit and no rate headers. Paths outside `/crm/` (OAuth, forms,
 the control API) are not guarded here, like the real unauthenticated endpoints.
 """
@@ -190,7 +191,9 @@ class AuthLimitMiddleware:
             if portal.limits_enabled:
                 portal.daily.try_acquire()
             return {}
-        burst, daily = portal.burst, portal.daily
+        oauth = kind == "oauth"
+        burst = portal.oauth_burst if oauth else portal.burst
+        daily = portal.daily
         if portal.limits_enabled:
             if burst.remaining() <= 0:
                 raise RateLimited(
@@ -198,20 +201,22 @@ class AuthLimitMiddleware:
                     "TEN_SECONDLY_ROLLING",
                     self._headers(kind),
                 )
-            if daily.remaining() <= 0:
+            if not oauth and daily.remaining() <= 0:
                 raise RateLimited(
                     "You have reached your daily limit.", "DAILY", self._headers(kind)
                 )
             burst.try_acquire()
-            daily.try_acquire()
+            if not oauth:
+                daily.try_acquire()
         return self._headers(kind)
 
     def _headers(self, kind: str) -> dict[str, str]:
         portal = self.portal
+        burst = portal.oauth_burst if kind == "oauth" else portal.burst
         headers = {
             "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
-            "X-HubSpot-RateLimit-Max": str(portal.burst.limit),
-            "X-HubSpot-RateLimit-Remaining": str(portal.burst.remaining()),
+            "X-HubSpot-RateLimit-Max": str(burst.limit),
+            "X-HubSpot-RateLimit-Remaining": str(burst.remaining()),
         }
         if kind == "private_app":  # OAuth-authorised calls carry no daily headers
             headers["X-HubSpot-RateLimit-Daily"] = str(portal.daily.limit)

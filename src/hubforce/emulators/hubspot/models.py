@@ -37,6 +37,7 @@ from hubforce.emulators.hubspot.properties import (
 from hubforce.emulators.hubspot.settings import TIERS, HubSpotEmulatorSettings
 from hubforce.emulators.hubspot.store import HistoryEntry, ObjectStore, Record
 
+OAUTH_BURST = 110
 SYSTEM_PROPERTIES = {"createdate", "hs_object_id", "lastmodifieddate", "hs_lastmodifieddate"}
 DEFAULT_PIPELINE_STAGES = (
     ("appointmentscheduled", "Appointment Scheduled", "0.2"),
@@ -71,6 +72,8 @@ class Portal:
         tier = TIERS[tier_name]
         self.tier = tier_name
         self.burst = RollingWindow(self.clock, tier.burst, 10.0)
+        # Public OAuth apps: 110 per ten seconds per installing account, no daily limit.
+        self.oauth_burst = RollingWindow(self.clock, OAUTH_BURST, 10.0)
         self.daily = DailyAllocation(self.clock, tier.daily)
         self.search_window = RollingWindow(self.clock, self.settings.search_per_second, 1.0)
 
@@ -86,6 +89,7 @@ class Portal:
         self.gdpr_blocklist: set[str] = set()
         self.next_id = 1001
         self.burst.reset()
+        self.oauth_burst.reset()
         self.daily.reset()
         self.search_window.reset()
         self.tokens.clear()
@@ -147,6 +151,7 @@ class Portal:
             "tier": self.tier,
             "burst": self.burst.limit,
             "burst_remaining": self.burst.remaining(),
+            "oauth_burst": self.oauth_burst.limit,
             "daily": self.daily.limit,
             "daily_remaining": self.daily.remaining(),
             "search_per_second": self.search_window.limit,
@@ -156,7 +161,8 @@ class Portal:
 
     def set_limits(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Change tier, limits, index lag or token lifetime."""
-        known = {"enabled", "tier", "burst", "daily", "search_per_second", "index_lag_ms"}
+        known = {"enabled", "tier", "burst", "oauth_burst", "daily", "search_per_second"}
+        known.add("index_lag_ms")
         unknown = set(changes) - known - {"token_lifetime"}
         if unknown:
             raise ValueError(f"unknown limit settings: {sorted(unknown)}; known: {sorted(known)}")
@@ -168,6 +174,8 @@ class Portal:
             self.limits_enabled = bool(changes["enabled"])
         if "burst" in changes:
             self.burst.limit = int(changes["burst"])
+        if "oauth_burst" in changes:
+            self.oauth_burst.limit = int(changes["oauth_burst"])
         if "daily" in changes:
             self.daily.limit = int(changes["daily"])
         if "search_per_second" in changes:

@@ -114,6 +114,7 @@ def test_oauth_token_expires_on_the_emulator_clock(app: FastAPI) -> None:
     ok = run(app, get, token=issued["access_token"])
     assert ok.status_code == 200
     assert "X-HubSpot-RateLimit-Daily" not in ok.headers  # OAuth calls carry no daily headers
+    assert ok.headers["X-HubSpot-RateLimit-Max"] == "110"  # the public-app burst
     portal.clock.advance(1799)
     assert run(app, get, token=issued["access_token"]).status_code == 200
     portal.clock.advance(1)
