@@ -34,12 +34,11 @@ class SortKey:
     """One ORDER BY key compiled to a tuple-producing function.
 
     `plain_field` names a field of the row itself whose values sort as they are (no
-    relationship, not text), which allows a faster path for the common single-key sort.
+    relationship, not text): sorts on such keys can use a C-level itemgetter.
     """
 
     key: Callable[[Row], tuple[int, Any]]
     descending: bool
-    nulls_first: bool
     plain_field: str | None = None
 
 
@@ -147,13 +146,11 @@ def _sort_key(resolver: Resolver, item: ast.OrderKey) -> SortKey:
         return SortKey(
             lambda row: null_key if (v := get(row)) is None else (1, v.casefold()),
             item.descending,
-            nulls_first,
         )
     plain = None if column.hops else column.field
     return SortKey(
         lambda row: null_key if (v := get(row)) is None else (1, v),
         item.descending,
-        nulls_first,
         plain,
     )
 
@@ -161,38 +158,27 @@ def _sort_key(resolver: Resolver, item: ast.OrderKey) -> SortKey:
 def _ordered(rows: list[Row], order: list[SortKey], end: int | None) -> list[Row]:
     if not order:
         return rows
-    if len(order) == 1 and order[0].plain_field is not None:
-        return _ordered_by_field(rows, order[0], order[0].plain_field, end)
-    if len({k.descending for k in order}) == 1:
-        keys = [k.key for k in order]
-        descending = order[0].descending
-        key: Callable[[Row], Any] = (
-            keys[0] if len(keys) == 1 else (lambda row: tuple(k(row) for k in keys))
-        )
-        if end is not None and end < len(rows) // 4:
-            # Top-k selection is much cheaper than a full sort for LIMIT queries.
-            pick = heapq.nlargest if descending else heapq.nsmallest
-            return pick(end, rows, key=key)
-        return sorted(rows, key=key, reverse=descending)
-    # Mixed directions: stable sorts from the last key to the first.
-    result = list(rows)
-    for sort_key in reversed(order):
-        result.sort(key=sort_key.key, reverse=sort_key.descending)
-    return result
-
-
-def _ordered_by_field(rows: list[Row], key: SortKey, name: str, end: int | None) -> list[Row]:
-    by_value = itemgetter(name)
-    top_k = end is not None and end < len(rows) // 4
-    try:
-        # Optimistic: no nulls, every row has the field; sorting then runs on a C-level key.
-        return _sorted(rows, by_value, key.descending, end if top_k else None)
-    except (TypeError, KeyError):
-        pass
-    nulls = [r for r in rows if r.get(name) is None]
-    values = [r for r in rows if r.get(name) is not None]
-    ordered = _sorted(values, by_value, key.descending, end if top_k else None)
-    return nulls + ordered if key.nulls_first else ordered + nulls
+    top = end if end is not None and end < len(rows) // 4 else None
+    if len({k.descending for k in order}) > 1:
+        # Mixed directions: stable sorts from the last key to the first.
+        result = list(rows)
+        for sort_key in reversed(order):
+            result.sort(key=sort_key.key, reverse=sort_key.descending)
+        return result
+    descending = order[0].descending
+    plain = [k.plain_field for k in order if k.plain_field is not None]
+    if len(plain) == len(order):
+        try:
+            # Optimistic: no nulls and every row has the fields, so a C-level itemgetter
+            # (a tuple for several keys, e.g. SystemModstamp, Id) can be the sort key.
+            return _sorted(rows, itemgetter(*plain), descending, top)
+        except (TypeError, KeyError):
+            pass  # a null cannot be compared: fall back to the null-aware keys
+    keys = [k.key for k in order]
+    key: Callable[[Row], Any] = (
+        keys[0] if len(keys) == 1 else (lambda row: tuple(k(row) for k in keys))
+    )
+    return _sorted(rows, key, descending, top)
 
 
 def _sorted(
