@@ -373,3 +373,29 @@ def test_counts_by_kind_and_side() -> None:
         [link("CEO", "CEO")],
     )
     assert plan.counts() == {("update", "salesforce"): 1, ("create", "salesforce"): 1}
+
+
+def test_lead_relinked_to_its_converted_contact_writes_nothing_when_values_agree() -> None:
+    from tests.unit.sync.test_mapping import PAIRS
+
+    contacts = PAIRS["contacts"]
+    lead_snapshot = Snapshot(
+        {"email": "a@x.example", "company": "Acme", "city": "Delft"},
+        {"email": "a@x.example", "company": "Acme", "city": "Delft"},
+    )
+    relinked = Link("contacts", "h1", "Contact", "003a", lead_snapshot)
+    contact = Change(
+        RecordRef(SF, "Contact", "003a"),
+        {"email": "a@x.example", "city": "Delft", "assoc:companies": "9001"},
+        5000,
+    )
+    hubspot = Change(
+        RecordRef(HS, "contacts", "h1"),
+        {"email": "a@x.example", "company": "Acme", "city": "Delft", "assoc:companies": "9001"},
+        4000,
+    )
+    plan = plan_changes(contacts, [contact, hubspot], [relinked])
+    record = plan.records[0]
+    assert [type(op) for op in record.operations] == [LinkOnly]
+    assert record.snapshot is not None
+    assert record.snapshot.salesforce["assoc:companies"] == "9001"
