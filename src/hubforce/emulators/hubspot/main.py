@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+from pydantic import ValidationError
 from rich.console import Console
 
-from hubforce.emulators.common.serve import default_cert_dir, serve_forever
+from hubforce.emulators.common import serve as serving
+from hubforce.emulators.common.serve import default_cert_dir
 from hubforce.emulators.common.tls import ensure_local_certificates
 from hubforce.emulators.hubspot.app import create_app
 from hubforce.emulators.hubspot.settings import HubSpotEmulatorSettings
@@ -30,16 +33,21 @@ def serve(
         "token_lifetime": token_lifetime,
         "seed": seed,
     }
-    if config is not None:
-        settings = HubSpotEmulatorSettings.from_file(config, **overrides)
-    else:
-        settings = HubSpotEmulatorSettings.model_validate(
-            {k: v for k, v in overrides.items() if v is not None}
-        )
+    console = Console()
+    try:
+        if config is not None:
+            settings = HubSpotEmulatorSettings.from_file(config, **overrides)
+        else:
+            settings = HubSpotEmulatorSettings.model_validate(
+                {k: v for k, v in overrides.items() if v is not None}
+            )
+    except (ValidationError, ValueError, yaml.YAMLError, OSError) as exc:
+        where = f" in {config}" if config is not None else ""
+        console.print(f"[red]Invalid HubSpot emulator settings{where}:[/] {exc}")
+        raise SystemExit(2) from None
     app = create_app(settings)
     certs = ensure_local_certificates(default_cert_dir()) if tls else None
     base = f"{'https' if tls else 'http'}://{host}:{port}"
-    console = Console()
     console.print(
         f"[bold]HubSpot emulator[/] on {base}  (portal {settings.portal_id}, tier {tier})"
     )
@@ -55,4 +63,4 @@ def serve(
     )
     if certs is not None:
         console.print(f"  CA certificate    : {certs.ca_file}")
-    serve_forever(app, host=host, port=port, certs=certs)
+    serving.serve_forever(app, host=host, port=port, certs=certs)
