@@ -23,14 +23,14 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from hubforce.store import AuditEntry, NewIntent, Store, open_store
-from hubforce.sync.model import Link, Side, Snapshot
+from hubforce.sync.model import FieldValues, Link, Side, Snapshot
 
 N = 10_000
 RESULTS = Path(__file__).parent / "results" / "store_bookkeeping.json"
 
 
 def snapshot(i: int, version: int) -> Snapshot:
-    values = {
+    values: FieldValues = {
         "email": f"person{i}@example.com",
         "firstname": f"First{i}",
         "lastname": f"Last{i}-{version}",

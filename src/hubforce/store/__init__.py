@@ -26,8 +26,8 @@ from hubforce.store.failures import (
     FailureRepository,
     NewFailure,
     StoredFailure,
-    normalise_message,
 )
+from hubforce.store.grouping import normalise_message
 from hubforce.store.intents import Intent, IntentRepository, IntentStatus, NewIntent
 from hubforce.store.links import (
     LinkConflict,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring as _quote
 from typing import Any
 
 from sqlalchemy import Dialect, Text
@@ -81,7 +82,10 @@ _DECODER = json.JSONDecoder(object_hook=_decode_tagged)
 
 def dumps(value: Any) -> str:
     """Serialise any value exactly (tuples stay tuples, lists lists) to compact JSON."""
-    if type(value) in _PLAIN:
+    kind = type(value)
+    if kind is str:  # the common audit value: skip the encoder's set-up
+        return _quote(value)
+    if kind in _PLAIN:
         return _ENCODER.encode(value)
     return _ENCODER.encode(encode_value(value))
 

@@ -8,52 +8,18 @@ with its record-specific parts (ids, e-mails, numbers, echoed values) masked.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 
+from hubforce.store.export import write_csv
+from hubforce.store.grouping import group_key, normalise_message
 from hubforce.store.session import Connect, chunks, in_ids, now_ms
 from hubforce.store.tables import failures
 from hubforce.sync.model import Side
-
-_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
-    (
-        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
-        "<uuid>",
-    ),
-    # Salesforce ids: 15 or 18 alphanumerics with at least one digit.
-    (re.compile(r"\b(?=[A-Za-z]*\d)[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?\b"), "<id>"),
-    (re.compile(r"\d+"), "<n>"),
-    (re.compile(r"\s+"), " "),
-)
-# "Email: invalid email address: not an email" -> the value after the last ": " is the
-# record's own; a list or JSON tail ("missing: [Company]") names the cause and is kept.
-_ECHOED_TAIL = re.compile(r"^(.*\S: )([^\[{:]{1,80})$")
-
-
-def normalise_message(message: str) -> str:
-    """The message with record-specific parts masked, so failures of one cause group together."""
-    text = message.strip()
-    tail = _ECHOED_TAIL.match(text)
-    if tail is not None and not tail.group(2).rstrip().endswith("."):
-        text = tail.group(1) + "<value>"
-    for pattern, replacement in _MASKS:
-        text = pattern.sub(replacement, text)
-    return text.strip()
-
-
-def group_key(pair: str, category: str, api_code: str | None, pattern: str) -> str:
-    """Stable 40-hex key of a failure group."""
-    raw = "\x1f".join((pair, str(category), api_code or "", pattern))
-    return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()
 
 
 class RecordFailureLike(Protocol):
@@ -413,65 +379,8 @@ class FailureRepository:
     ) -> int:
         """Write failures to a CSV file (one row per record); returns the number of rows."""
         rows = self.find(category, include_resolved=include_resolved)
-        with Path(path).open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(CSV_COLUMNS)
-            for f in rows:
-                writer.writerow(
-                    _cell(value)
-                    for value in (
-                        f.pair,
-                        f.side.value,
-                        f.operation,
-                        f.category,
-                        f.api_code or "",
-                        f.message,
-                        f.remediation,
-                        f.hubspot_id or "",
-                        f.salesforce_type or "",
-                        f.salesforce_id or "",
-                        ";".join(f.fields),
-                        _iso(f.first_seen),
-                        _iso(f.last_seen),
-                        f.attempts,
-                        "yes" if f.retryable else "no",
-                        _iso(f.resolved_at),
-                    )
-                )
+        write_csv(rows, path)
         return len(rows)
-
-
-CSV_COLUMNS = (
-    "pair",
-    "side",
-    "operation",
-    "category",
-    "api_code",
-    "message",
-    "remediation",
-    "hubspot_id",
-    "salesforce_type",
-    "salesforce_id",
-    "fields",
-    "first_seen",
-    "last_seen",
-    "attempts",
-    "retryable",
-    "resolved_at",
-)
-
-
-def _iso(ms: int | None) -> str:
-    if ms is None:
-        return ""
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
-
-
-def _cell(value: object) -> object:
-    # A cell starting with = + - @ is a formula to spreadsheets; API messages are untrusted.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
 
 
 def _filters(
@@ -500,12 +409,9 @@ def _by_keys(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 __all__ = [
-    "CSV_COLUMNS",
     "Backoff",
     "FailureGroup",
     "FailureRepository",
     "NewFailure",
     "StoredFailure",
-    "group_key",
-    "normalise_message",
 ]

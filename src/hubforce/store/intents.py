@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, insert, select, update
 
 from hubforce.errors import StoreError
-from hubforce.store.session import Connect, chunks, in_ids, now_ms
+from hubforce.store.session import Connect, bulk_update, chunks, in_ids, now_ms
 from hubforce.store.tables import intents
 from hubforce.sync.model import Side
 
@@ -150,32 +150,21 @@ class IntentRepository:
         self, pair: str, target_side: str, created: Mapping[str, str], *, now: int | None = None
     ) -> int:
         """Mark intents as created; `created` maps source id -> id of the new target record."""
-        if not created:
-            return 0
-        rows = [
-            {"b_pair": pair, "b_side": str(target_side), "b_source": source, "b_target": target}
-            for source, target in created.items()
-        ]
-        at = now_ms(now)
-        stmt = _RESOLVE.values(
-            status=IntentStatus.CREATED.value, target_id=bindparam("b_target"), resolved_at=at
-        )
+        side = str(target_side)
+        rows = [(target, pair, side, source) for source, target in created.items()]
+        done = {"status": IntentStatus.CREATED.value, "resolved_at": now_ms(now)}
         with self._connect() as conn:
-            return conn.execute(stmt, rows).rowcount
+            return bulk_update(conn, intents, _KEY, ("target_id",), rows, done)
 
     def resolve_failed(
         self, pair: str, target_side: str, source_ids: Iterable[str], *, now: int | None = None
     ) -> int:
         """Mark intents as failed (the target refused the create; the failure is stored apart)."""
-        rows = [
-            {"b_pair": pair, "b_side": str(target_side), "b_source": source}
-            for source in dict.fromkeys(source_ids)
-        ]
-        if not rows:
-            return 0
-        stmt = _RESOLVE.values(status=IntentStatus.FAILED.value, resolved_at=now_ms(now))
+        side = str(target_side)
+        rows = [(pair, side, source) for source in dict.fromkeys(source_ids)]
+        done = {"status": IntentStatus.FAILED.value, "resolved_at": now_ms(now)}
         with self._connect() as conn:
-            return conn.execute(stmt, rows).rowcount
+            return bulk_update(conn, intents, _KEY, (), rows, done)
 
     def unresolved(self, pair: str | None = None, target_side: str | None = None) -> list[Intent]:
         """Pending intents, oldest first: the creates a crash may have left half done."""
@@ -209,15 +198,14 @@ class IntentRepository:
             return conn.execute(stmt).rowcount
 
 
-_KEY = (
-    intents.c.pair == bindparam("b_pair"),
-    intents.c.target_side == bindparam("b_side"),
-    intents.c.source_id == bindparam("b_source"),
-)
-_RESOLVE = update(intents).where(*_KEY)
+_KEY = ("pair", "target_side", "source_id")
 _REOPEN = (
     update(intents)
-    .where(*_KEY)
+    .where(
+        intents.c.pair == bindparam("b_pair"),
+        intents.c.target_side == bindparam("b_side"),
+        intents.c.source_id == bindparam("b_source"),
+    )
     .values(
         status=IntentStatus.PENDING.value,
         target_id=None,

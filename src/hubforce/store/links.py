@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from hubforce.errors import StoreError
 from hubforce.store.codec import dumps_snapshot, loads_snapshot
@@ -72,18 +72,28 @@ def _side_column(side: str) -> Any:
     return links.c.hubspot_id if Side(side) is Side.HUBSPOT else links.c.salesforce_id
 
 
-def _to_link(row: Row[Any]) -> StoredLink:
-    text = row.snapshot
+# The columns of a StoredLink in its field order, then the row id (rows are unpacked
+# positionally: this is the read path of every cycle).
+_LINK = select(
+    links.c.pair,
+    links.c.hubspot_id,
+    links.c.salesforce_type,
+    links.c.salesforce_id,
+    links.c.snapshot,
+    links.c.deleted_on,
+    links.c.deleted_at,
+    links.c.created_at,
+    links.c.updated_at,
+    links.c.id,
+)
+
+
+def _to_link(row: Sequence[Any]) -> StoredLink:
+    pair, hubspot_id, sf_type, sf_id, text, deleted_on, deleted_at, created, updated, _ = row
+    snapshot = None if text is None else Snapshot(*loads_snapshot(text))
+    side = None if deleted_on is None else Side(deleted_on)
     return StoredLink(
-        pair=row.pair,
-        hubspot_id=row.hubspot_id,
-        salesforce_type=row.salesforce_type,
-        salesforce_id=row.salesforce_id,
-        snapshot=None if text is None else Snapshot(*loads_snapshot(text)),
-        deleted_on=None if row.deleted_on is None else Side(row.deleted_on),
-        deleted_at=row.deleted_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        pair, hubspot_id, sf_type, sf_id, snapshot, side, deleted_at, created, updated
     )
 
 
@@ -118,10 +128,10 @@ class LinkRepository:
         found: dict[str, StoredLink] = {}
         with self._connect() as conn:
             for part in chunks(wanted):
-                stmt = select(links).where(links.c.pair == pair, in_ids(conn, column, part))
+                stmt = _LINK.where(links.c.pair == pair, in_ids(conn, column, part))
                 if not include_deleted:
                     stmt = stmt.where(links.c.deleted_on.is_(None))
-                for row in conn.execute(stmt):
+                for row in conn.execute(stmt).all():
                     link = _to_link(row)
                     key = link.hubspot_id if column is links.c.hubspot_id else link.salesforce_id
                     found[key] = link
@@ -187,7 +197,7 @@ class LinkRepository:
                 )
             bulk_insert(conn, links, _INSERT_COLUMNS, inserts)
         revived = {"deleted_on": None, "deleted_at": None, "updated_at": at}
-        bulk_update(conn, links, "id", ("snapshot",), updates, revived)
+        bulk_update(conn, links, ("id",), ("snapshot",), updates, revived)
 
     def relink_hubspot(
         self, pair: str, moves: Mapping[str, str], *, now: int | None = None
@@ -221,7 +231,7 @@ class LinkRepository:
         with self._connect() as conn:
             for part in chunks(list(dict.fromkeys(ids))):
                 where = (links.c.pair == pair, in_ids(conn, column, part))
-                removed.extend(_to_link(row) for row in conn.execute(select(links).where(*where)))
+                removed.extend(_to_link(row) for row in conn.execute(_LINK.where(*where)))
                 conn.execute(delete(links).where(*where))
         return removed
 
@@ -255,8 +265,7 @@ class LinkRepository:
         after = 0
         while True:
             stmt = (
-                select(links)
-                .where(links.c.pair == pair, links.c.id > after)
+                _LINK.where(links.c.pair == pair, links.c.id > after)
                 .order_by(links.c.id)
                 .limit(batch_size)
             )
@@ -279,7 +288,7 @@ def _move(
     outcome: RelinkOutcome,
 ) -> None:
     """Move one link from `old_id` to `new_id` on `column`'s side, or drop it on a clash."""
-    old = conn.execute(select(links).where(links.c.pair == pair, column == old_id)).one_or_none()
+    old = conn.execute(_LINK.where(links.c.pair == pair, column == old_id)).one_or_none()
     if old is None or old_id == new_id:
         return
     clash = conn.execute(select(links.c.id).where(links.c.pair == pair, column == new_id)).first()
@@ -289,7 +298,7 @@ def _move(
         return
     revived = {**values, "deleted_on": None, "deleted_at": None, "updated_at": at}
     conn.execute(update(links).where(links.c.id == old.id).values(revived))
-    moved = conn.execute(select(links).where(links.c.id == old.id)).one()
+    moved = conn.execute(_LINK.where(links.c.id == old.id)).one()
     outcome.moved.append(_to_link(moved))
 
 

@@ -73,20 +73,23 @@ def bulk_insert(
 def bulk_update(
     conn: Connection,
     table: Table,
-    key: str,
+    key: Sequence[str],
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     constants: Mapping[str, Any] | None = None,
-) -> None:
-    """Set `columns`, then `constants`, on the rows whose `key` matches, through executemany
-    like `bulk_insert`; each row is the new values of `columns` followed by its key."""
+) -> int:
+    """Set `columns`, then `constants`, on the rows matching the `key` columns, through
+    executemany like `bulk_insert`. Each row is the new values of `columns` followed by the
+    values of `key`. Returns the number of rows changed."""
     if not rows:
-        return
+        return 0
     quote = conn.dialect.identifier_preparer.quote
     fixed = tuple((constants or {}).items())
     names = [*columns, *(name for name, _ in fixed)]
-    marks = _marks(conn, len(names) + 1)
-    sets = ", ".join(f"{quote(name)} = {mark}" for name, mark in zip(names, marks, strict=False))
-    sql = f"UPDATE {table.name} SET {sets} WHERE {quote(key)} = {marks[-1]}"
-    tail = tuple(value for _, value in fixed)
-    conn.exec_driver_sql(sql, [(*row[:-1], *tail, row[-1]) for row in rows])
+    mark = _marks(conn, 1)[0]
+    sets = ", ".join(f"{quote(name)} = {mark}" for name in names)
+    where = " AND ".join(f"{quote(name)} = {mark}" for name in key)
+    sql = f"UPDATE {table.name} SET {sets} WHERE {where}"
+    width, tail = len(columns), tuple(value for _, value in fixed)
+    params = [(*row[:width], *tail, *row[width:]) for row in rows]
+    return conn.exec_driver_sql(sql, params).rowcount

@@ -9,7 +9,7 @@ import pytest
 
 from hubforce.errors import Category, RecordFailure
 from hubforce.store import Backoff, NewFailure, Store, normalise_message
-from hubforce.store.failures import CSV_COLUMNS
+from hubforce.store.export import CSV_COLUMNS
 from hubforce.sync.model import Side
 from tests.unit.store.backends import PostgresBackend, SQLiteBackend
 
