@@ -4,6 +4,8 @@ Serves the emulator in-process on loopback (uvicorn on a thread), seeds 100,000 
 contacts, lifts the rate limits (so the limiter is not what is measured), then times:
 - `lastmodifieddate >= t` sorted ascending, limit 200, at several windows (median, p95);
 - GET /crm/v3/objects/contacts/{id}, sequential on one keep-alive connection for ~5 s.
+The same GET probe against a bare Starlette app served the same way gives the ceiling of
+this server stack on this machine at that moment (the figures move with the machine's load).
 Prints a table and writes JSON to stdout and benchmarks/results/emulator_hubspot.json.
 """
 
@@ -19,6 +21,10 @@ import time
 from pathlib import Path
 
 import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from hubforce.emulators.common.serve import BackgroundServer
 from hubforce.emulators.hubspot.app import create_app
@@ -47,6 +53,31 @@ print(count, time.perf_counter() - t0)
 def _percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def _probe_gets(port: int, ids: list[str]) -> tuple[int, float]:
+    """(requests, requests/s) of sequential keep-alive GETs by id for GET_SECONDS.
+
+    The client (http.client) runs in a child process: in this process its thread would
+    compete with the server's for the GIL and the figure would not be the emulator's.
+    """
+    probe = subprocess.run(
+        [sys.executable, "-c", GET_CLIENT, str(port), TOKEN, str(GET_SECONDS), *ids],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    count, elapsed = probe.stdout.split()
+    return int(count), int(count) / float(elapsed)
+
+
+def _baseline_app() -> Starlette:
+    """A bare Starlette app answering the same path: the ceiling of this server stack here."""
+
+    async def record(request: Request) -> JSONResponse:
+        return JSONResponse({"id": request.path_params["record_id"], "properties": {}})
+
+    return Starlette(routes=[Route("/crm/v3/objects/contacts/{record_id}", record)])
 
 
 def main() -> dict[str, object]:
@@ -103,16 +134,9 @@ def main() -> dict[str, object]:
             r["id"]
             for r in api.get("/crm/v3/objects/contacts", params={"limit": 100}).json()["results"]
         ]
-        # A thin keep-alive client (http.client) in a child process, so the figure is the
-        # emulator's: in one process the client thread would compete with it for the GIL.
-        probe = subprocess.run(
-            [sys.executable, "-c", GET_CLIENT, str(server.port), TOKEN, str(GET_SECONDS), *ids],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        count, elapsed = probe.stdout.split()
-        get_rps = int(count) / float(elapsed)
+        count, get_rps = _probe_gets(server.port, ids)
+    with BackgroundServer(_baseline_app()) as bare:
+        _, baseline_rps = _probe_gets(bare.port, ids)
     figures: dict[str, object] = {
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
@@ -126,6 +150,7 @@ def main() -> dict[str, object]:
         },
         "get_by_id": {
             "requests": count,
+            "baseline_bare_starlette_requests_per_second": round(baseline_rps, 1),
             "seconds": GET_SECONDS,
             "requests_per_second": round(get_rps, 1),
         },
@@ -146,6 +171,8 @@ if __name__ == "__main__":
     print(f"{'search lastmodifieddate asc, median (ms)':<48}{search['median_ms']:>12}")
     print(f"{'search lastmodifieddate asc, p95 (ms)':<48}{search['p95_ms']:>12}")
     print(f"{'GET by id, sequential keep-alive (req/s)':<48}{gets['requests_per_second']:>12}")
+    bare = gets["baseline_bare_starlette_requests_per_second"]
+    print(f"{'  same probe, bare Starlette app (req/s)':<48}{bare:>12}")
     text = json.dumps(result, indent=2)
     print(text)
     out = Path(__file__).parent / "results" / "emulator_hubspot.json"
