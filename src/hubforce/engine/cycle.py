@@ -166,7 +166,8 @@ async def _round(
     book.failures += read_failures(mapping, [*hs_problems, *sf_problems], run_id, report)
     for side, records in ((Side.HUBSPOT, hs), (Side.SALESFORCE, sf)):
         reader = readers[side]
-        reader.advance(r for r in records if not r.deleted)
+        # HubSpot archives come from a separate list (archivedAt is no search position).
+        reader.advance(r for r in records if side is Side.SALESFORCE or not r.deleted)
         book.cursors[side] = reader.cursor.dumps()
     commit(store, mapping, book)
 

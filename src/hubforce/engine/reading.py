@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hubforce.connectors.records import RemoteRecord
+from hubforce.connectors.salesforce import soql
+from hubforce.connectors.salesforce.client import MERGEABLE
+from hubforce.connectors.salesforce.wire import SYSTEM_FIELDS, record_from_wire
 from hubforce.engine.context import SyncContext
 from hubforce.engine.lookup import LinkLookup
 from hubforce.errors import RecordFailure
@@ -146,12 +149,29 @@ class SideReader:
                 pages = self.ctx.hubspot.changed_since(
                     object_type, since, fields, until_ms=self.until_ms
                 )
+                async for page in pages:
+                    yield page.records
             else:
-                pages = self.ctx.salesforce.changed_since(
-                    object_type, since, fields, until_ms=self.until_ms
-                )
-            async for page in pages:
-                yield page.records
+                async for rows in self._salesforce_pages(object_type, since, fields):
+                    yield rows
+
+    async def _salesforce_pages(
+        self, object_type: str, since: int | None, fields: list[str]
+    ) -> AsyncIterator[list[RemoteRecord]]:
+        """Changes and deletes of one type in one `queryAll` (SystemModstamp, Id order):
+        deleted rows carry IsDeleted and, for merges, MasterRecordId."""
+        extra = ["IsDeleted", *(["MasterRecordId"] if object_type in MERGEABLE else [])]
+        conditions = [f"SystemModstamp <= {soql.datetime_literal(self.until_ms + 999)}"]
+        if since is not None:
+            conditions.insert(0, f"SystemModstamp >= {soql.datetime_literal(since)}")
+        statement = soql.select(
+            object_type,
+            list(dict.fromkeys([*SYSTEM_FIELDS, *extra, *fields])),
+            where=" AND ".join(conditions),
+            order_by=("SystemModstamp ASC", "Id ASC"),
+        )
+        async for raw in self.ctx.salesforce.query(statement, include_deleted=True):
+            yield [record_from_wire(obj, object_type) for obj in raw]
 
     async def take(self, limit: int) -> list[RemoteRecord]:
         """Up to about `limit` records (whole pages), in stream order."""
@@ -186,7 +206,7 @@ class SideReader:
 async def read_deleted(
     ctx: SyncContext, mapping: PairMapping, side: Side, cursor: Cursor
 ) -> list[RemoteRecord]:
-    """Records deleted (archived / recycle bin) since the delete cursor, per object type."""
+    """HubSpot records archived since the delete cursor (Salesforce's come with changes)."""
     out: list[RemoteRecord] = []
     overlap = ctx.options.overlap_ms
     if side is Side.HUBSPOT:
@@ -196,13 +216,7 @@ async def read_deleted(
         async for page in pages:
             out.extend(page.records)
         return out
-    for kind in mapping.salesforce_types:
-        since = cursor.deleted.get(kind)
-        async for page in ctx.salesforce.deleted_since(
-            kind, None if since is None else since - overlap
-        ):
-            out.extend(page.records)
-    return out
+    return out  # Salesforce deletes arrive with the changes (queryAll)
 
 
 def prefetch_references(
