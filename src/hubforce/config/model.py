@@ -2,186 +2,69 @@
 
 One YAML file (see `hubforce.config.defaults` for the commented default) is validated by
 `HubforceConfig`. Unknown keys are errors everywhere (`extra="forbid"`). Secrets are never
-written inline: a secret field holds a `${ENV_VAR}` reference that is resolved at load time
-from the environment (or the `env` mapping in the validation context), see `SecretRef`.
+written inline (`hubforce.config.base.SecretRef`); connections live in
+`hubforce.config.connections`.
 """
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationInfo,
-    field_validator,
-    model_validator,
+from pydantic import Field, field_validator, model_validator
+
+from hubforce.config.base import (
+    ENV_REF,
+    ConfigModel,
+    InlineSecretError,
+    MissingEnvError,
+    SecretRef,
+    resolve_env_ref,
 )
-
+from hubforce.config.connections import (
+    Connections,
+    HubSpotConnection,
+    HubSpotOAuth,
+    SalesforceConnection,
+    SalesforceJwt,
+    SalesforceOAuth,
+    SalesforcePassword,
+    StoreConnection,
+)
 from hubforce.sync.model import DeletePolicy, Rule
 
-ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-PAIR_NAMES = ("contacts", "companies", "deals", "owners")
-
-
-class InlineSecretError(ValueError):
-    """A secret value was written in the file instead of referenced from the environment."""
-
-
-class MissingEnvError(ValueError):
-    """A `${VAR}` reference names a variable that is not set."""
-
-    def __init__(self, variable: str) -> None:
-        self.variable = variable
-        super().__init__(f"environment variable {variable} is not set")
-
-
-def _environment(info: ValidationInfo) -> Mapping[str, str]:
-    context = info.context
-    if isinstance(context, Mapping) and isinstance(context.get("env"), Mapping):
-        env: Mapping[str, str] = context["env"]
-        return env
-    return os.environ
-
-
-def resolve_env_ref(value: Any, info: ValidationInfo) -> Any:
-    """Turn a `${VAR}` reference into the variable's value; refuse anything else."""
-    if isinstance(value, SecretStr):
-        return value
-    if not isinstance(value, str):
-        raise InlineSecretError("a secret must be a ${ENV_VAR} reference string")
-    match = ENV_REF.match(value.strip())
-    if match is None:
-        raise InlineSecretError(
-            "a secret is written inline; secrets may only be ${ENV_VAR} references"
-        )
-    variable = match.group(1)
-    env = _environment(info)
-    if variable not in env or env[variable] == "":
-        raise MissingEnvError(variable)
-    return SecretStr(env[variable])
-
-
-SecretRef = Annotated[
-    SecretStr,
-    BeforeValidator(resolve_env_ref),
-    Field(description="A ${ENV_VAR} reference; the secret itself lives in the environment."),
+__all__ = [  # the connection and secret types are re-exported: one import place for users
+    "ENV_REF",
+    "PAIR_NAMES",
+    "Alerts",
+    "AssociationMapping",
+    "Budget",
+    "Budgets",
+    "Condition",
+    "ConfigModel",
+    "Connections",
+    "DefaultValue",
+    "FieldMapping",
+    "HubSpotConnection",
+    "HubSpotOAuth",
+    "HubforceConfig",
+    "InclusionFilter",
+    "InlineSecretError",
+    "MissingEnvError",
+    "ObjectPairConfig",
+    "SalesforceConnection",
+    "SalesforceJwt",
+    "SalesforceOAuth",
+    "SalesforcePassword",
+    "Schedule",
+    "SecretRef",
+    "StoreConnection",
+    "Transform",
+    "ValueKind",
+    "resolve_env_ref",
 ]
-"""A secret field: `${VAR}` in the file, the variable's value (redacted in reprs) after load."""
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
-
-
-# --- connections -------------------------------------------------------------------------
-
-
-class HubSpotOAuth(_Model):
-    """HubSpot OAuth 2.0 app credentials and the refresh token of the installed portal."""
-
-    client_id: str
-    client_secret: SecretRef
-    refresh_token: SecretRef
-
-
-class HubSpotConnection(_Model):
-    """How to reach HubSpot: a private-app token or an OAuth app (exactly one)."""
-
-    base_url: str = "https://api.hubapi.com"
-    token: SecretRef | None = None
-    oauth: HubSpotOAuth | None = None
-
-    @model_validator(mode="after")
-    def _one_auth(self) -> HubSpotConnection:
-        if (self.token is None) == (self.oauth is None):
-            raise ValueError("give exactly one of `token` (private app) or `oauth`")
-        return self
-
-
-class SalesforceOAuth(_Model):
-    """A connected app and the refresh token from its authorization-code grant."""
-
-    client_id: str
-    client_secret: SecretRef | None = None
-    refresh_token: SecretRef
-
-
-class SalesforceJwt(_Model):
-    """JWT bearer flow: a connected app with a certificate, and the user to act as."""
-
-    client_id: str
-    username: str
-    private_key_file: str
-
-
-class SalesforcePassword(_Model):
-    """Username-password flow (SOAP login or OAuth password grant)."""
-
-    username: str
-    password: SecretRef
-    security_token: SecretRef | None = None
-    client_id: str | None = None
-    client_secret: SecretRef | None = None
-
-
-class SalesforceConnection(_Model):
-    """How to reach Salesforce: login/instance URL, API version and exactly one auth method."""
-
-    login_url: str = "https://login.salesforce.com"
-    instance_url: str | None = None
-    api_version: str = "62.0"
-    oauth: SalesforceOAuth | None = None
-    jwt: SalesforceJwt | None = None
-    password: SalesforcePassword | None = None
-
-    @field_validator("api_version")
-    @classmethod
-    def _version_shape(cls, value: str) -> str:
-        if not re.fullmatch(r"\d{2}\.0", value):
-            raise ValueError("api_version looks like '62.0'")
-        return value
-
-    @model_validator(mode="after")
-    def _one_auth(self) -> SalesforceConnection:
-        given = [m for m in (self.oauth, self.jwt, self.password) if m is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of `oauth`, `jwt` or `password`")
-        return self
-
-
-def _check_store_url(value: Any, info: ValidationInfo) -> Any:
-    if isinstance(value, str) and ENV_REF.match(value.strip()):
-        return resolve_env_ref(value, info).get_secret_value()
-    if isinstance(value, str) and re.match(r"^[a-z0-9+]+://[^/@]*:[^/@]+@", value):
-        raise InlineSecretError(
-            "the store URL carries a password inline; write the whole URL as ${HUBFORCE_STORE_URL}"
-        )
-    return value
-
-
-class StoreConnection(_Model):
-    """Where the link store lives: a SQLite file (default) or a PostgreSQL URL."""
-
-    url: Annotated[str, BeforeValidator(_check_store_url)] = "sqlite:///hubforce.db"
-
-    def __repr_args__(self) -> Any:  # never show a resolved URL with credentials
-        return [("url", re.sub(r"://[^@/]*@", "://[redacted]@", self.url))]
-
-
-class Connections(_Model):
-    """Both APIs and the state store."""
-
-    hubspot: HubSpotConnection
-    salesforce: SalesforceConnection
-    store: StoreConnection = StoreConnection()
+PAIR_NAMES = ("contacts", "companies", "deals", "owners")
 
 
 # --- object pairs and field mappings -----------------------------------------------------
@@ -210,7 +93,7 @@ class Transform(StrEnum):
     FRACTION_TO_PERCENT = "fraction_to_percent"  # HubSpot 0.25 <-> Salesforce percent 25
 
 
-class FieldMapping(_Model):
+class FieldMapping(ConfigModel):
     """One HubSpot property kept in sync with one Salesforce field, under one rule."""
 
     hubspot: str
@@ -233,7 +116,7 @@ class FieldMapping(_Model):
     max_length: int | None = Field(default=None, gt=0, description="Salesforce field length.")
 
 
-class AssociationMapping(_Model):
+class AssociationMapping(ConfigModel):
     """A HubSpot association kept in sync with a Salesforce lookup field."""
 
     hubspot: str = Field(description="Associated HubSpot object type, e.g. companies.")
@@ -246,7 +129,7 @@ class AssociationMapping(_Model):
 ConditionOperator = Literal["eq", "neq", "in", "not_in", "is_known", "is_unknown", "contains"]
 
 
-class Condition(_Model):
+class Condition(ConfigModel):
     """One property condition on a HubSpot record's raw value."""
 
     property: str
@@ -263,7 +146,7 @@ class Condition(_Model):
         return self
 
 
-class InclusionFilter(_Model):
+class InclusionFilter(ConfigModel):
     """Which HubSpot records may be pushed to Salesforce: all of `all` and one of `any`."""
 
     all: list[Condition] = Field(default_factory=list)
@@ -273,7 +156,7 @@ class InclusionFilter(_Model):
 DefaultValue = str | int | float | bool
 
 
-class ObjectPairConfig(_Model):
+class ObjectPairConfig(ConfigModel):
     """One HubSpot object type kept in sync with one or more Salesforce types."""
 
     enabled: bool = True
@@ -318,7 +201,7 @@ class ObjectPairConfig(_Model):
 # --- operations ----------------------------------------------------------------------------
 
 
-class Schedule(_Model):
+class Schedule(ConfigModel):
     """When cycles run."""
 
     reconcile_seconds: int = Field(default=900, ge=30)
@@ -326,27 +209,27 @@ class Schedule(_Model):
     webhooks: bool = True
 
 
-class Budget(_Model):
+class Budget(ConfigModel):
     """The share of one side's daily API limit hubforce may spend."""
 
     daily_share: float = Field(default=0.5, gt=0, le=1)
 
 
-class Budgets(_Model):
+class Budgets(ConfigModel):
     """API budgets per side."""
 
     hubspot: Budget = Budget()
     salesforce: Budget = Budget()
 
 
-class Alerts(_Model):
+class Alerts(ConfigModel):
     """Where alerts go (a Slack incoming webhook, by environment reference)."""
 
     slack_webhook_url: SecretRef | None = None
     on_recovery: bool = True
 
 
-class HubforceConfig(_Model):
+class HubforceConfig(ConfigModel):
     """The whole configuration file."""
 
     version: Literal[1] = 1
