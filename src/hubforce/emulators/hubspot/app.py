@@ -55,6 +55,9 @@ def create_app(settings: HubSpotEmulatorSettings | None = None) -> FastAPI:
         },
     )
     app.state.portal = portal
+    # CRM routes first: the router tries routes in order and the control API is rarely hit.
+    crm = [r for r in app.router.routes if getattr(r, "path", "").startswith("/crm/")]
+    app.router.routes[:] = crm + [r for r in app.router.routes if r not in crm]
     # Innermost middleware (after faults and stats): auth and rate limits for every CRM route.
     app.user_middleware.append(Middleware(AuthLimitMiddleware, portal=portal))
 
