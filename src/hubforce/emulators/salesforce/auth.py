@@ -230,6 +230,8 @@ def _soap_login(request: Request, org: Org, root: ElementTree.Element, version: 
             "Invalid username, password, security token; or user locked out.",
             "LoginFault",
         )
+    if not org.api_enabled:
+        return _fault("API_DISABLED_FOR_ORG", "API is not enabled for this Organization or Partner")
     base = str(request.base_url).rstrip("/")
     token = _sessions(request).issue(user)
     lifetime = _sessions(request).lifetime

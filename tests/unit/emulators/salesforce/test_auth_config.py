@@ -158,3 +158,50 @@ def test_serve_refuses_an_unknown_edition_without_a_traceback(
               edition="gold", token_lifetime=60, seed=None)  # fmt: skip
     assert exc.value.code == 2
     assert "Unknown edition 'gold'" in capsys.readouterr().out
+
+
+def test_jwt_bearer_is_verified_when_a_public_key_is_configured() -> None:
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from hubforce.emulators.salesforce.config import default_config
+
+    trusted = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = trusted.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    config = default_config()
+    config.credentials.jwt_public_key = public_pem.decode()
+    claims = {"iss": CREDS.consumer_key, "sub": CREDS.username,
+              "aud": "https://login.salesforce.com", "exp": 4_102_444_800}  # fmt: skip
+
+    def grant(key: rsa.RSAPrivateKey) -> dict[str, str]:
+        assertion = jwt.encode(claims, key, algorithm="RS256")
+        return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
+
+    async def scenario(c: httpx.AsyncClient) -> None:
+        good = await c.post("/services/oauth2/token", data=grant(trusted))
+        assert good.status_code == 200 and good.json()["token_type"] == "Bearer"
+        bad = await c.post("/services/oauth2/token", data=grant(stranger))
+        assert bad.status_code == 400 and bad.json()["error"] == "invalid_grant"
+
+    run(scenario, SalesforceEmulatorSettings(config=config))
+
+
+def test_soap_login_is_refused_when_the_edition_has_no_api() -> None:
+    envelope = (
+        '<env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/">'
+        '<env:Body><n1:login xmlns:n1="urn:partner.soap.sforce.com">'
+        f"<n1:username>{CREDS.username}</n1:username>"
+        f"<n1:password>{CREDS.password}{CREDS.security_token}</n1:password>"
+        "</n1:login></env:Body></env:Envelope>"
+    )
+
+    async def scenario(c: httpx.AsyncClient) -> None:
+        reply = await c.post("/services/Soap/u/59.0", content=envelope)
+        assert reply.status_code == 500
+        assert "<sf:exceptionCode>API_DISABLED_FOR_ORG</sf:exceptionCode>" in reply.text
+
+    run(scenario, SalesforceEmulatorSettings(edition="professional"))
