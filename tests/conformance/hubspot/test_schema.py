@@ -127,3 +127,24 @@ def test_owners_come_from_seed_reps_and_validate_owner_ids(
     with pytest.raises(ContactsApiException) as exc:
         api.create(SimplePublicObjectInputForCreate(properties={"hubspot_owner_id": "1"}))
     assert exc.value.status == 400
+
+
+def test_update_and_archive_a_custom_property(hubspot_client: HubSpot) -> None:
+    from hubspot.crm.properties import PropertyUpdate
+
+    core = hubspot_client.crm.properties.core_api
+    core.create(
+        "deals",
+        PropertyCreate(
+            name="region", label="Region", type="string", field_type="text", group_name="g"
+        ),
+    )
+    updated = core.update("deals", "region", PropertyUpdate(label="Sales region"))
+    assert updated.label == "Sales region"
+    core.archive("deals", "region")
+    with pytest.raises(ApiException) as exc:
+        core.get_by_name("deals", "region")
+    assert exc.value.status == 404
+    with pytest.raises(ApiException) as exc2:
+        core.archive("deals", "dealname")
+    assert exc2.value.status == 400

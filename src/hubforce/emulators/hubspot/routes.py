@@ -61,6 +61,8 @@ def build_crm_router(portal: Portal) -> APIRouter:
     add("/crm/v3/properties/{object_type}", schema.get_properties, methods=["GET"])
     add("/crm/v3/properties/{object_type}", schema.create_property, methods=["POST"])
     add("/crm/v3/properties/{object_type}/{name}", schema.get_property, methods=["GET"])
+    add("/crm/v3/properties/{object_type}/{name}", schema.update_property, methods=["PATCH"])
+    add("/crm/v3/properties/{object_type}/{name}", schema.archive_property, methods=["DELETE"])
     add("/crm/v3/pipelines/{object_type}", schema.get_pipelines, methods=["GET"])
     add("/crm/v3/pipelines/{object_type}/{pipeline_id}", schema.get_pipeline, methods=["GET"])
     add("/crm/v3/pipelines/{object_type}/{pipeline_id}/stages", schema.get_stages, methods=["GET"])

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from fastapi import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from hubforce.emulators.hubspot.exceptions import BadRequest, Conflict, ObjectNotFound
 from hubforce.emulators.hubspot.parsing import json_object, portal_of, query_bool, query_int
@@ -135,6 +135,43 @@ async def create_property(request: Request, object_type: str) -> JSONResponse:
     if unique:
         store.add_unique(name)
     return JSONResponse(render_property(prop), status_code=201)
+
+
+async def update_property(request: Request, object_type: str, name: str) -> dict[str, Any]:
+    """PATCH /crm/v3/properties/{type}/{name}: label, description, options, displayOrder."""
+    portal = portal_of(request)
+    object_type = portal.object_type(object_type)
+    prop = portal.catalogue[object_type].get(name)
+    if prop is None:
+        raise ObjectNotFound(f"Unable to find property {name} for object type {object_type}")
+    body = await json_object(request)
+    if prop.hubspot_defined and set(body) - {"label", "description", "displayOrder"}:
+        raise BadRequest(f"{name} is a HubSpot-defined property; only its label can change")
+    if "type" in body and body["type"] not in VALUE_TYPES:
+        raise BadRequest(f"type must be one of {sorted(VALUE_TYPES)}, got {body['type']!r}")
+    if "hasUniqueValue" in body and bool(body["hasUniqueValue"]) != prop.has_unique_value:
+        raise BadRequest("hasUniqueValue cannot be changed once a property is created")
+    prop.label = str(body.get("label", prop.label))
+    prop.description = str(body.get("description", prop.description))
+    prop.display_order = int(body.get("displayOrder", prop.display_order))
+    if "options" in body:
+        prop.options = _options(body["options"])
+    prop.updated_at = iso_ms(portal.clock.now_ms())
+    return render_property(prop)
+
+
+async def archive_property(request: Request, object_type: str, name: str) -> Response:
+    """DELETE /crm/v3/properties/{type}/{name} -> 204; HubSpot-defined ones cannot go."""
+    portal = portal_of(request)
+    object_type = portal.object_type(object_type)
+    prop = portal.catalogue[object_type].get(name)
+    if prop is None:
+        raise ObjectNotFound(f"Unable to find property {name} for object type {object_type}")
+    if prop.hubspot_defined:
+        raise BadRequest(f"{name} is a HubSpot-defined property and cannot be archived")
+    del portal.catalogue[object_type][name]
+    portal.stores[object_type].unique.pop(name, None)
+    return Response(status_code=204)
 
 
 async def get_pipelines(request: Request, object_type: str) -> dict[str, Any]:
