@@ -140,11 +140,11 @@ def _sqlite_engine(url: URL, echo: bool) -> Engine:
     def _configure(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # let the "begin" hook below open transactions
         cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may wait too
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -16,6 +16,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -37,6 +38,11 @@ class SQLiteBackend:
         path = tmp_path_factory.mktemp("store-template") / "state.db"
         open_store(path).close()  # migrate once; dispose checkpoints the WAL into the file
         return path
+
+    @pytest.fixture
+    def fresh_location(self, tmp_path: Path) -> dict[str, Any]:
+        """open_store arguments for a new, never migrated store."""
+        return {"url": tmp_path / "fresh" / "state.db"}
 
     @pytest.fixture
     def store(self, _template: Path, tmp_path: Path) -> Iterator[Store]:
@@ -89,6 +95,15 @@ class PostgresBackend:
             yield opened
         finally:
             opened.close()
+            drop_schema(url, schema)
+
+    @pytest.fixture
+    def fresh_location(self) -> Iterator[dict[str, Any]]:
+        """open_store arguments for a new, never migrated store (a schema dropped after)."""
+        url, schema = postgres_url(), fresh_schema_name()
+        try:
+            yield {"url": url, "schema": schema}
+        finally:
             drop_schema(url, schema)
 
     @pytest.fixture

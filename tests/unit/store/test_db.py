@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -10,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from hubforce.errors import StoreError
-from hubforce.store import Store, create_store_engine, current_revision, open_store
+from hubforce.store import Store, create_store_engine, current_revision, open_store, upgrade
 from hubforce.store.tables import metadata
 from hubforce.sync.model import Link, Side
 from tests.unit.store.backends import PostgresBackend, SQLiteBackend
@@ -58,6 +60,33 @@ class DatabaseContract:
         assert store.links.count() == {}
         assert store.cursors.get("contacts", Side.SALESFORCE) is None
 
+    def test_workers_opening_a_new_store_at_once_migrate_it_once(
+        self, fresh_location: dict[str, Any]
+    ) -> None:
+        def open_and_write(n: int) -> str | None:
+            with open_store(**fresh_location) as opened:
+                opened.cursors.set("contacts", Side.HUBSPOT, f"worker-{n}")
+                return current_revision(opened.engine)
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            revisions = list(pool.map(open_and_write, range(4)))
+
+        assert revisions == ["0001"] * 4
+        with open_store(**fresh_location) as opened:
+            assert opened.cursors.get("contacts", Side.HUBSPOT) in {f"worker-{n}" for n in range(4)}
+
+    def test_calls_on_another_store_do_not_join_this_ones_transaction(
+        self, store: Store, tmp_path: Path
+    ) -> None:
+        with open_store(tmp_path / "other.db") as other:
+            with pytest.raises(RuntimeError), store.transaction():
+                store.cursors.set("contacts", Side.HUBSPOT, "rolled back")
+                other.cursors.set("contacts", Side.HUBSPOT, "committed")
+                raise RuntimeError
+
+            assert store.cursors.get("contacts", Side.HUBSPOT) is None
+            assert other.cursors.get("contacts", Side.HUBSPOT) == "committed"
+
 
 class TestDatabaseSQLite(DatabaseContract, SQLiteBackend):
     def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(self, store: Store) -> None:
@@ -77,6 +106,17 @@ class TestDatabasePostgres(DatabaseContract, PostgresBackend):
 
         assert str(schema).startswith("hf_test_")
         assert tables == len(metadata.tables) + 1  # and alembic_version
+
+
+def test_a_store_is_unmigrated_until_opened(tmp_path: Path) -> None:
+    engine = create_store_engine(tmp_path / "raw.db")
+    try:
+        assert current_revision(engine) is None
+        upgrade(engine)
+        upgrade(engine)  # idempotent
+        assert current_revision(engine) == "0001"
+    finally:
+        engine.dispose()
 
 
 def test_open_store_creates_the_directory_and_reopening_is_idempotent(tmp_path: Path) -> None:
