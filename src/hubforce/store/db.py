@@ -85,7 +85,11 @@ class Store(Repositories):
     @contextmanager
     def transaction(self) -> Iterator[UnitOfWork]:
         """A unit of work: links, snapshots, audit, intents, failures and cursor of one batch
-        commit together when the block ends, and roll back if it raises."""
+        commit together when the block ends, and roll back if it raises.
+
+        Keep it short and never `await` inside it: on SQLite it holds the write lock, and any
+        other connection (another task, thread or process) waits for it.
+        """
         active = _ACTIVE.get()
         if active is not None and active[0] is self:  # nested: join the outer unit of work
             yield UnitOfWork(active[1], self._backoff)
@@ -133,7 +137,14 @@ def _sqlite_engine(url: URL, echo: bool) -> Engine:
     if memory:
         kwargs["poolclass"] = StaticPool
     else:
-        Path(str(url.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(str(url.database)).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder {folder} for the state store: {exc.strerror}",
+                "check connections.store.url in the config and the folder's permissions",
+            ) from exc
     engine = create_engine(url, echo=echo, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -216,10 +227,9 @@ def open_store(
     except SQLAlchemyError as exc:
         engine.dispose()
         where = engine.url.render_as_string(hide_password=True)
+        detail = getattr(exc, "orig", None) or exc  # the driver's own words, without SQL
         raise StoreError(
-            f"cannot open the state store at {where}: {exc.__class__.__name__}: {exc.orig or exc}"
-            if hasattr(exc, "orig")
-            else f"cannot open the state store at {where}: {exc}",
-            "check the store URL in the config (connections.store) and that the database is up",
+            f"cannot open the state store at {where}: {detail}",
+            "check connections.store.url in the config and that the database is running",
         ) from exc
     return Store(engine, backoff=backoff)

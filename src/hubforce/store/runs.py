@@ -102,7 +102,11 @@ class RunRepository:
         return found[0] if found else None
 
     def mark_interrupted(self, *, now: int | None = None) -> int:
-        """Close runs left `running` by a crashed process; returns how many were closed."""
+        """Close runs left `running` by a crashed process; returns how many were closed.
+
+        Call it while holding the pair's lock, before starting a run: with several workers, a
+        run another live worker is doing would be closed too.
+        """
         stmt = (
             update(runs)
             .where(runs.c.status == RunStatus.RUNNING.value)

@@ -152,7 +152,16 @@ def test_unreachable_postgres_is_a_store_error_without_the_password() -> None:
     with pytest.raises(StoreError, match="cannot open the state store") as exc:
         open_store("postgresql+psycopg://hub:s3cr3t-pw@127.0.0.1:1/nowhere?connect_timeout=2")
     assert "s3cr3t-pw" not in str(exc.value)
-    assert "connections" in exc.value.hint
+    assert "connections.store.url" in exc.value.hint
+
+
+def test_a_sqlite_path_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+
+    with pytest.raises(StoreError, match="cannot create the folder") as exc:
+        open_store(blocker / "state.db")
+    assert "connections.store.url" in exc.value.hint
 
 
 def test_schema_names_are_validated_and_sqlite_has_none(tmp_path: Path) -> None:

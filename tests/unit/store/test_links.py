@@ -197,6 +197,9 @@ class LinksContract:
         assert store.links.count("contacts") == {"contacts": 1}
         with pytest.raises(LinkConflict):  # a deleted record's link still blocks a duplicate
             store.links.upsert_many([lead("999", 1)])
+        store.links.upsert_many([lead("101", 1, SNAP)])  # synced again: the link is live
+        revived = store.links.get("contacts", Side.HUBSPOT, "101")
+        assert revived is not None and revived.deleted_on is None
 
 
 class TestLinksSQLite(LinksContract, SQLiteBackend):
