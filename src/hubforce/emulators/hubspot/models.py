@@ -8,6 +8,7 @@ change is announced on `portal.events` as a `PortalEvent` (the webhooks module l
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from hubforce.emulators.common.clock import EmulatorClock
@@ -385,6 +386,7 @@ class Portal:
         store = self.stores[object_type]
         store.records[record.id] = record
         store.index(record)
+        self._defer_index(store, None, record.id, now)
         kind = SINGULAR[object_type]
         self.events.emit(PortalEvent(f"{kind}.creation", record.id, now, change_source))
         self._emit_changes(object_type, record, changed, change_source, now)
@@ -413,12 +415,22 @@ class Portal:
         self.check_unique(object_type, values, record.id)
         now = self.clock.now_ms()
         old = dict(record.properties)
+        before = replace(record, properties=old) if self.index_lag_ms else None
         changed = self._write(object_type, record, values, change_source, now)
+        if changed and before is not None:
+            self._defer_index(self.stores[object_type], before, record.id, now)
         if changed:
             self._touch(object_type, record, now)
         self.stores[object_type].index(record, old)
         self._emit_changes(object_type, record, changed, change_source, now)
         return record
+
+    def _defer_index(
+        self, store: ObjectStore, before: Record | None, record_id: int, now: int
+    ) -> None:
+        """With an index lag, search keeps seeing `before` for `index_lag_ms`."""
+        if self.index_lag_ms:
+            store.defer_index(before, record_id, now + self.index_lag_ms)
 
     def upsert_contact_by_email(
         self, properties: dict[str, str], *, change_source: str
@@ -447,6 +459,10 @@ class Portal:
             value = record.properties.get(name)
             if value and table.get(value.lower()) == record.id:
                 del table[value.lower()]
+        if self.index_lag_ms:
+            self._defer_index(
+                store, replace(record, properties=dict(record.properties)), record.id, now
+            )
         record.archived = True
         record.archived_ms = now
         store.index(record)

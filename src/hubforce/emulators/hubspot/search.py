@@ -3,6 +3,10 @@
 Filters in a group are AND-ed, groups OR-ed. A search sorted on the object's modified-date
 property reads the per-object `ModifiedIndex` in order, so the incremental-sync query
 (`lastmodifieddate >= t`, ascending) never sorts or scans the whole portal.
+
+Index lag: for `index_lag_ms` after a write, search still sees the record as it was before
+(a new record not at all), like HubSpot's eventually consistent index; reads by id are current.
+While writes are lagging, search scans snapshots instead of using the index.
 """
 
 from __future__ import annotations
@@ -277,20 +281,18 @@ def run_search(portal: Portal, object_type: str, req: SearchRequest) -> tuple[in
     store = portal.stores[object_type]
     modified = MODIFIED_PROPERTY[object_type]
     groups = [[_compile_filter(portal, object_type, f) for f in g] for g in req.groups]
-    visible_before = portal.clock.now_ms() - portal.index_lag_ms
-    lagging = portal.index_lag_ms > 0
+    store.settle(portal.clock.now_ms())
+    lagging = bool(store.lagged)  # some writes are not searchable yet: read snapshots
     query = req.query.lower()
     fields = SEARCHABLE[object_type]
 
     def matches(r: Record) -> bool:
-        if lagging and r.created_ms > visible_before:
-            return False
         if query and not any(query in r.properties.get(n, "").lower() for n in fields):
             return False
         return not groups or any(all(p(r) for p in g) for g in groups)
 
     candidates: Iterable[Record]
-    if req.sort_property == modified:
+    if req.sort_property == modified and not lagging:
         low, high = _modified_range(req.groups, modified)
         start, stop = store.modified.range(low, high)
         keys = store.modified.keys
@@ -306,9 +308,8 @@ def run_search(portal: Portal, object_type: str, req: SearchRequest) -> tuple[in
                 for f in req.groups[0]
             )
             and not query
-            and not lagging
         )
-        if only_range or (not req.groups and not query and not lagging):
+        if only_range or (not req.groups and not query):
             total = stop - start
             page_keys = keys[start:stop]
             if req.descending:
@@ -318,12 +319,15 @@ def run_search(portal: Portal, object_type: str, req: SearchRequest) -> tuple[in
             ]
         candidates = (store.records[i] for i in ordered)
     else:
-        live: Iterable[Record] = (r for r in store.records.values() if not r.archived)
+        live: list[Record] | Iterator[Record] = (
+            store.searchable() if lagging else (r for r in store.records.values() if not r.archived)
+        )
         if req.sort_property:
             prop = portal.catalogue[object_type].get(req.sort_property)
             key = _key_fn(prop, object_type)
-            present = [r for r in live if key(r) is not None]
-            missing = [r for r in store.records.values() if not r.archived and key(r) is None]
+            everything = list(live)
+            present = [r for r in everything if key(r) is not None]
+            missing = [r for r in everything if key(r) is None]
             present.sort(key=lambda r: (key(r), r.id), reverse=req.descending)
             candidates = [*present, *missing]
         else:

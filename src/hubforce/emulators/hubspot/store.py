@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -105,6 +106,36 @@ class ObjectStore:
         self.aliases: dict[int, int] = {}  # merged-away id -> surviving id
         self.unique: dict[str, dict[str, int]] = {name: {} for name in unique_properties}
         self.modified = ModifiedIndex()
+        # Search index lag: id -> the version search still sees (None: not indexed yet),
+        # with when the latest write becomes searchable.
+        self.lagged: dict[int, Record | None] = {}
+        self._due: dict[int, int] = {}
+        self._pending: deque[tuple[int, int]] = deque()
+
+    def defer_index(self, before: Record | None, record_id: int, visible_at_ms: int) -> None:
+        """Keep showing `before` (None: nothing) to search until `visible_at_ms`."""
+        if record_id not in self.lagged:
+            snapshot = None if before is None else replace(before, history={})
+            self.lagged[record_id] = snapshot
+        self._due[record_id] = visible_at_ms
+        self._pending.append((visible_at_ms, record_id))
+
+    def settle(self, now_ms: int) -> None:
+        """Make every write older than the lag searchable."""
+        while self._pending and self._pending[0][0] <= now_ms:
+            _, record_id = self._pending.popleft()
+            if self._due.get(record_id, now_ms + 1) <= now_ms:
+                del self._due[record_id]
+                self.lagged.pop(record_id, None)
+
+    def searchable(self) -> list[Record]:
+        """What search sees while some writes are still lagging: live records or snapshots."""
+        seen: list[Record] = []
+        for record in self.records.values():
+            shown = self.lagged.get(record.id, record) if record.id in self.lagged else record
+            if shown is not None and not shown.archived:
+                seen.append(shown)
+        return seen
 
     def resolve(self, record_id: int) -> Record | None:
         """The record for `record_id`, following merges."""

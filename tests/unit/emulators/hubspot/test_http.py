@@ -200,3 +200,41 @@ def test_modified_index_fast_path_agrees_with_a_full_scan(app: FastAPI) -> None:
         key=lambda r: (r.updated_ms, r.id),
     )
     assert fast_ids == [str(r.id) for r in expected][:200]
+
+
+def test_index_lag_shows_the_previous_version_of_updated_and_archived_records(
+    app: FastAPI,
+) -> None:
+    portal: Portal = app.state.portal
+    kept = portal.create_object("contacts", {"email": "k@x.example", "firstname": "Old"})
+    gone = portal.create_object("contacts", {"email": "g@x.example", "firstname": "Old"})
+    portal.clock.advance(5)
+    since = portal.clock.now_ms()
+    portal.set_limits({"index_lag_ms": 2000})
+    portal.update_object("contacts", str(kept.id), {"firstname": "New"})
+    portal.archive_object("contacts", str(gone.id))
+    by_name = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "firstname", "operator": "EQ", "value": "old"}]}
+        ]
+    }
+    window = {
+        "filterGroups": [
+            {
+                "filters": [
+                    {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(since)}
+                ]
+            }
+        ],
+        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+    }
+
+    async def both(client: httpx.AsyncClient) -> tuple[list[str], list[str]]:
+        url = "/crm/v3/objects/contacts/search"
+        old = (await client.post(url, json=by_name)).json()["results"]
+        recent = (await client.post(url, json=window)).json()["results"]
+        return [r["id"] for r in old], [r["id"] for r in recent]
+
+    assert run(app, both) == ([str(kept.id), str(gone.id)], [])
+    portal.clock.advance(2.0)
+    assert run(app, both) == ([], [str(kept.id)])
