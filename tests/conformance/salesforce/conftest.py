@@ -35,6 +35,11 @@ def sf_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundSe
     server = BackgroundServer(create_app(), tls=True, cert_dir=tmp_path_factory.mktemp("certs"))
     with server:
         yield server
+        # Connections simple-salesforce left checked out after error replies stay open; without
+        # this uvicorn waits for them and the stop times out after 10 s.
+        uvicorn_server = getattr(server, "_server", None)
+        if uvicorn_server is not None:
+            uvicorn_server.force_exit = True
 
 
 @pytest.fixture
@@ -55,11 +60,13 @@ def sf_control(sf_server: BackgroundServer) -> Iterator[httpx.Client]:
 @pytest.fixture
 def sf(
     sf_server: BackgroundServer, sf_control: httpx.Client, monkeypatch: pytest.MonkeyPatch
-) -> Salesforce:
+) -> Iterator[Salesforce]:
     """simple-salesforce in direct mode with the static token, trusting the emulator CA."""
     assert sf_server.certs is not None
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sf_server.certs.ca_file))
-    return Salesforce(instance_url=sf_server.url, session_id=STATIC_TOKEN, version="59.0")
+    client = Salesforce(instance_url=sf_server.url, session_id=STATIC_TOKEN, version="59.0")
+    yield client
+    client.session.close()  # an idle keep-alive connection would hold up the server's shutdown
 
 
 class _ToEmulator(HTTPAdapter):
@@ -79,7 +86,7 @@ class _ToEmulator(HTTPAdapter):
 @pytest.fixture
 def login_session(
     sf_server: BackgroundServer, sf_control: httpx.Client, monkeypatch: pytest.MonkeyPatch
-) -> requests.Session:
+) -> Iterator[requests.Session]:
     """A requests session that routes the Salesforce login hosts to the emulator."""
     assert sf_server.certs is not None
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sf_server.certs.ca_file))
@@ -88,4 +95,5 @@ def login_session(
     adapter = _ToEmulator(sf_server.host_port)
     for host in ("login.salesforce.com", "test.salesforce.com", "emulator.my.salesforce.com"):
         session.mount(f"https://{host}", adapter)
-    return session
+    yield session
+    session.close()
