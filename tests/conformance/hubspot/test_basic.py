@@ -201,3 +201,28 @@ def test_unknown_requested_properties_are_ignored(hubspot_client: HubSpot) -> No
     assert got.properties["firstname"] == "U"
     assert "no_such_prop" not in got.properties
     assert got.properties["hs_object_id"] == contact_id
+
+
+def test_create_with_inline_association(hubspot_client: HubSpot, portal: Portal) -> None:
+    from hubspot.crm.deals import AssociationSpec, PublicAssociationsForObject, PublicObjectId
+
+    company = portal.create_object("companies", {"name": "Inline"}).id
+    deal = hubspot_client.crm.deals.basic_api.create(
+        DealCreate(
+            properties={"dealname": "With company", "dealstage": "qualifiedtobuy"},
+            associations=[
+                PublicAssociationsForObject(
+                    to=PublicObjectId(id=str(company)),
+                    types=[
+                        AssociationSpec(
+                            association_category="HUBSPOT_DEFINED", association_type_id=5
+                        )
+                    ],
+                )
+            ],
+        )
+    )
+    got = hubspot_client.crm.deals.basic_api.get_by_id(deal.id, associations=["companies"])
+    types = sorted(a.type for a in got.associations["companies"].results)
+    assert types == ["deal_to_company", "deal_to_company_unlabeled"]
+    assert {a.id for a in got.associations["companies"].results} == {str(company)}
