@@ -110,6 +110,7 @@ def test_duplicate_email_is_409_with_existing_id(hubspot_client: HubSpot) -> Non
     body = json.loads(exc.value.body)
     assert body["category"] == "CONFLICT"
     assert body["message"] == f"Contact already exists. Existing ID: {first}"
+    assert body["correlationId"] == exc.value.headers["X-HubSpot-Correlation-Id"]
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ NO_CREDENTIALS = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
     "can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
 )
+CORRELATION_KEY = "hubspot.correlation_id"
 BAD_TOKEN = "The OAuth token used to make this call is invalid or has been revoked."
 
 
@@ -228,6 +229,7 @@ class AuthLimitMiddleware:
             await self.app(scope, receive, send)
             return
         correlation = str(uuid.uuid4())
+        scope[CORRELATION_KEY] = correlation  # error bodies repeat the header's id
         extra: dict[str, str] = {"X-HubSpot-Correlation-Id": correlation}
         if scope["path"].startswith("/crm/"):
             try:

@@ -44,7 +44,7 @@ def error_response(exc: HubSpotApiError, correlation_id: str | None = None) -> J
 async def handle_api_error(request: Request, exc: Exception) -> Response:
     """Exception handler registered once for `HubSpotApiError` (found through the MRO)."""
     assert isinstance(exc, HubSpotApiError)
-    return error_response(exc)
+    return error_response(exc, request.scope.get("hubspot.correlation_id"))
 
 
 async def handle_validation_error(request: Request, exc: Exception) -> Response:
