@@ -17,6 +17,7 @@ from hubforce.emulators.common.limits import DailyAllocation, RollingWindow
 from hubforce.emulators.common.stats import RequestStats
 from hubforce.emulators.hubspot import associations as assoc
 from hubforce.emulators.hubspot.auth import TokenStore
+from hubforce.emulators.hubspot.catalogue import default_catalogue
 from hubforce.emulators.hubspot.events import EventBus, PortalEvent
 from hubforce.emulators.hubspot.exceptions import (
     BadRequest,
@@ -30,7 +31,6 @@ from hubforce.emulators.hubspot.properties import (
     SINGULAR,
     TYPE_IDS,
     PropertyDef,
-    default_catalogue,
     failure,
     iso_ms,
     normalize_value,
@@ -103,47 +103,15 @@ class Portal:
 
     def export_state(self) -> dict[str, Any]:
         """All data as JSON-ready values."""
-        return {
-            "portal_id": self.portal_id,
-            "next_id": self.next_id,
-            "objects": {
-                t: {
-                    "records": [r.to_state() for r in s.records.values()],
-                    "aliases": {str(k): v for k, v in s.aliases.items()},
-                }
-                for t, s in self.stores.items()
-            },
-            "custom_properties": {
-                t: [vars(p) for p in props.values() if not p.hubspot_defined]
-                for t, props in self.catalogue.items()
-            },
-            "associations": [vars(link) for link in self.associations.all_links()],
-            "owners": list(self.owners.values()),
-        }
+        from hubforce.emulators.hubspot.state import export_portal
+
+        return export_portal(self)
 
     def import_state(self, state: dict[str, Any]) -> None:
         """Replace all data with an exported state."""
-        self.reset()
-        for object_type, props in state.get("custom_properties", {}).items():
-            for raw in props:
-                prop = PropertyDef(**raw)
-                self.catalogue[object_type][prop.name] = prop
-                if prop.has_unique_value:
-                    self.stores[object_type].unique.setdefault(prop.name, {})
-        for object_type, data in state.get("objects", {}).items():
-            store = self.store(object_type)
-            for raw in sorted(data.get("records", []), key=lambda r: int(r["id"])):
-                record = Record.from_state(raw)
-                store.records[record.id] = record
-                if not record.archived:
-                    store.index(record)
-            store.aliases = {int(k): int(v) for k, v in data.get("aliases", {}).items()}
-        for link in state.get("associations", []):
-            self.associations.add(
-                link["from_type"], link["from_id"], link["to_type"], link["to_id"], link["type_id"]
-            )
-        self.owners = {int(o["id"]): o for o in state.get("owners", [])}
-        self.next_id = int(state.get("next_id", self.next_id))
+        from hubforce.emulators.hubspot.state import import_portal
+
+        import_portal(self, state)
 
     def get_limits(self) -> dict[str, Any]:
         """Limit settings and current usage."""
