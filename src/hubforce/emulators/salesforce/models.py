@@ -9,6 +9,8 @@ how values are represented.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +35,16 @@ from hubforce.emulators.salesforce.validation import check_unique, clean_values,
 from hubforce.emulators.salesforce.values import wire_datetime
 
 Row = dict[str, Any]
+
+
+@dataclass
+class _Journal:
+    """Undo information of one allOrNone transaction."""
+
+    rows: list[tuple[str, str, Row | None]]  # (sobject, id, row before the write or None)
+    log: list[tuple[str, str, str]]  # delete-log entries appended by the transaction
+
+
 EDITIONS = ("developer", "professional", "enterprise", "unlimited")
 
 
@@ -70,6 +82,7 @@ class Org:
         self.rules = OrgRules(self.config, self.schema)
         self.schema_changed_at = self.clock.now().replace(microsecond=0)
         self.api_enabled = edition != "professional"
+        self._journal: ContextVar[_Journal | None] = ContextVar(f"journal-{id(self)}", default=None)
         self.api_usage = DailyAllocation(
             self.clock, daily_allocation(edition, self.config.licenses)
         )
@@ -119,8 +132,6 @@ class Org:
         self.rules.reset()
         self.api_usage.reset()
         self.created_at = self.clock.now()
-        self._journal: list[tuple[str, str, Row | None]] | None = None
-        self._journal_log_len = 0
         self.integration_user_id = self.insert_row(
             "User",
             {
@@ -245,17 +256,24 @@ class Org:
     # -- all-or-none transactions ---------------------------------------------------------------
 
     def begin(self) -> None:
-        """Start recording undo information (allOrNone collections and composite)."""
-        self._journal = []
-        self._journal_log_len = len(self.deleted_log)
+        """Start recording undo information for the current task (allOrNone writes).
+
+        The journal lives in a context variable, so writes made meanwhile by other requests
+        (other asyncio tasks) are neither recorded nor undone.
+        """
+        self._journal.set(_Journal(rows=[], log=[]))
 
     def commit(self) -> None:
         """Forget the undo information."""
-        self._journal = None
+        self._journal.set(None)
 
     def rollback(self) -> None:
         """Undo every write since `begin` (ids already issued stay burned, as in Salesforce)."""
-        for sobject, rid, old in reversed(self._journal or []):
+        journal = self._journal.get()
+        self._journal.set(None)
+        if journal is None:
+            return
+        for sobject, rid, old in reversed(journal.rows):
             current = self.records[sobject].get(rid)
             if current is not None and not current["IsDeleted"]:
                 self._index_remove(sobject, current)
@@ -265,13 +283,15 @@ class Org:
                 self.records[sobject][rid] = old
                 if not old["IsDeleted"]:
                     self._index_add(sobject, old)
-        del self.deleted_log[self._journal_log_len :]
-        self._journal = None
+        for entry in journal.log:
+            if entry in self.deleted_log:
+                self.deleted_log.remove(entry)
 
     def _remember(self, sobject: str, rid: str) -> None:
-        if self._journal is not None:
+        journal = self._journal.get()
+        if journal is not None:
             row = self.records[sobject].get(rid)
-            self._journal.append((sobject, rid, dict(row) if row is not None else None))
+            journal.rows.append((sobject, rid, dict(row) if row is not None else None))
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -484,7 +504,11 @@ class Org:
         row["IsDeleted"] = True
         row["MasterRecordId"] = master
         self.touch(sobject, row, user_id)
-        self.deleted_log.append((sobject, rid, row["SystemModstamp"]))
+        entry = (sobject, rid, str(row["SystemModstamp"]))
+        self.deleted_log.append(entry)
+        journal = self._journal.get()
+        if journal is not None:
+            journal.log.append(entry)
 
     # -- change tracking, conversion and merge (logic in tracking.py / lifecycle.py) --------
 

@@ -192,3 +192,29 @@ def test_seed_is_deterministic_and_extra_leads_are_cheap() -> None:
     assert len(one.records["Lead"]) == before + 5000
     with pytest.raises(ValueError):
         one.seed({"bogus": 1})
+
+
+def test_rollback_leaves_other_tasks_writes_alone(org: Org) -> None:
+    import asyncio
+
+    async def transaction(started: asyncio.Event, other_done: asyncio.Event) -> None:
+        org.begin()
+        org.create("Lead", {"LastName": "In", "Company": "T"})
+        started.set()
+        await other_done.wait()
+        org.rollback()
+
+    async def other(started: asyncio.Event, other_done: asyncio.Event) -> str:
+        await started.wait()
+        rid = org.create("Lead", {"LastName": "Out", "Company": "T"})
+        other_done.set()
+        return rid
+
+    async def main() -> str:
+        started, other_done = asyncio.Event(), asyncio.Event()
+        _, rid = await asyncio.gather(transaction(started, other_done), other(started, other_done))
+        return rid
+
+    survivor = asyncio.run(main())
+    assert [r["LastName"] for r in org.records["Lead"].values()] == ["Out"]
+    assert survivor in org.records["Lead"]
