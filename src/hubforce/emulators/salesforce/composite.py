@@ -47,6 +47,8 @@ _REF_RE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])+)\}")
 
 
 class TooManyRecords(SalesforceApiError):
+    """More records or subrequests than one call takes."""
+
     error_code = "EXCEEDED_ID_LIMIT"
 
 

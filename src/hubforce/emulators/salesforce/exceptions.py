@@ -4,6 +4,7 @@ Handlers and the backend raise these; `wire.py` renders every one of them, once,
 error array `[{"message", "errorCode", "fields"}]` through a handler registered on the base class.
 
     SalesforceApiError                      (400 by default)
+      MultipleRecordsMatch                  300 (body: the matching records' URLs)
       MalformedQuery                        400 MALFORMED_QUERY
       InvalidField                          400 INVALID_FIELD
       InvalidFieldForInsertUpdate           400 INVALID_FIELD_FOR_INSERT_UPDATE
@@ -20,8 +21,10 @@ error array `[{"message", "errorCode", "fields"}]` through a handler registered 
       DuplicatesDetected                    400 DUPLICATES_DETECTED (body carries `duplicateResut`)
       FieldCustomValidation                 400 FIELD_CUSTOM_VALIDATION_EXCEPTION
       CannotUpdateConvertedLead             400 CANNOT_UPDATE_CONVERTED_LEAD
+      InvalidStatus                         400 INVALID_STATUS
       EntityIsDeleted                       404 ENTITY_IS_DELETED
       InvalidReplicationDate                400 INVALID_REPLICATION_DATE
+      ExceededIdLimit                       400 EXCEEDED_ID_LIMIT
       InvalidOperation                      400 INVALID_OPERATION
       JsonParserError                       400 JSON_PARSER_ERROR
       UnableToLockRow                       400 UNABLE_TO_LOCK_ROW
@@ -261,3 +264,7 @@ class MultipleRecordsMatch(SalesforceApiError):
 
 class InvalidStatus(SalesforceApiError):
     error_code = "INVALID_STATUS"
+
+
+class ExceededIdLimit(SalesforceApiError):
+    error_code = "EXCEEDED_ID_LIMIT"

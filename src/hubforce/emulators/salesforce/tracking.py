@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from hubforce.emulators.salesforce.exceptions import InvalidReplicationDate
+from hubforce.emulators.salesforce.exceptions import ExceededIdLimit, InvalidReplicationDate
 from hubforce.emulators.salesforce.values import parse_datetime, wire_datetime
 
 if TYPE_CHECKING:
@@ -34,6 +34,13 @@ def _window(org: Org, start: str, end: str, days: int) -> tuple[str, str]:
     return wire_datetime(begin), wire_datetime(min(finish, now))
 
 
+def _check_size(count: int) -> None:
+    if count > MAX_IDS:
+        raise ExceededIdLimit(
+            f"The number of ids in the result ({count}) exceeds {MAX_IDS}; use a smaller window"
+        )
+
+
 def get_updated(org: Org, sobject: str, start: str, end: str) -> dict[str, Any]:
     """Ids of live records whose SystemModstamp is in [start, latestDateCovered)."""
     lo, hi = _window(org, start, end, UPDATED_DAYS)
@@ -42,7 +49,8 @@ def get_updated(org: Org, sobject: str, start: str, end: str) -> dict[str, Any]:
         for rid, row in org.records[sobject].items()
         if not row["IsDeleted"] and lo <= row["SystemModstamp"] < hi
     ]
-    return {"ids": ids[:MAX_IDS], "latestDateCovered": hi}
+    _check_size(len(ids))
+    return {"ids": ids, "latestDateCovered": hi}
 
 
 def get_deleted(org: Org, sobject: str, start: str, end: str) -> dict[str, Any]:
@@ -54,10 +62,11 @@ def get_deleted(org: Org, sobject: str, start: str, end: str) -> dict[str, Any]:
         for name, rid, when in org.deleted_log
         if name == sobject and lo <= when < hi and rows.get(rid, {}).get("IsDeleted")
     ]
+    _check_size(len(deleted))
     floor = org.clock.now() - timedelta(days=DELETED_DAYS)
     earliest = _minute(max(org.created_at, floor))
     return {
-        "deletedRecords": deleted[:MAX_IDS],
+        "deletedRecords": deleted,
         "earliestDateAvailable": wire_datetime(earliest),
         "latestDateCovered": hi,
     }

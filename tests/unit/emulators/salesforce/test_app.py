@@ -203,3 +203,23 @@ def test_an_unexpected_error_is_the_vendor_500_body_not_a_traceback() -> None:
     body = reply.json()
     assert body[0]["errorCode"] == "UNKNOWN_EXCEPTION"
     assert "secret internals" not in reply.text and "Traceback" not in reply.text
+
+
+def test_collections_take_200_records_and_composite_25_subrequests() -> None:
+    async def scenario(c: httpx.AsyncClient) -> None:
+        too_many = await c.post(f"{V}/composite/sobjects", json={"records": [lead()] * 201})
+        assert too_many.status_code == 400
+        assert too_many.json()[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
+        just_enough = await c.post(f"{V}/composite/sobjects", json={"records": [lead()] * 200})
+        assert sum(r["success"] for r in just_enough.json()) == 200
+        sub = {"method": "GET", "url": f"{V}/limits", "referenceId": "x"}
+        reply = await c.post(f"{V}/composite", json={"compositeRequest": [sub] * 26})
+        assert reply.status_code == 400
+        assert reply.json()[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
+        empty = await c.delete(f"{V}/composite/sobjects")
+        assert empty.json()[0] == {
+            "message": "At least 1 Id is required.",
+            "errorCode": "REQUIRED_FIELD_MISSING",
+        }
+
+    run(scenario)
