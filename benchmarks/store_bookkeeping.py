@@ -6,7 +6,8 @@ Measures, on a fresh SQLite file (and on PostgreSQL when HUBFORCE_TEST_POSTGRES_
 - one cycle's full bookkeeping for 10,000 records in one unit of work: snapshot updates,
   3 audit rows per record, intents resolved, failures resolved, cursor moved,
 - reading the 10,000 links back by HubSpot id (chunked IN lists).
-Prints a table (records/s) and writes benchmarks/results/store_bookkeeping.json.
+Each backend runs REPEATS times on a fresh store; the table shows the best wall and CPU time
+per step (records/s) and benchmarks/results/store_bookkeeping.json keeps them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from hubforce.store import AuditEntry, NewIntent, Store, open_store
 from hubforce.sync.model import FieldValues, Link, Side, Snapshot
 
 N = 10_000
+REPEATS = 3
 RESULTS = Path(__file__).parent / "results" / "store_bookkeeping.json"
 
 
@@ -102,23 +104,42 @@ def measure(store: Store) -> dict[str, dict[str, float]]:
     }
 
 
+def best(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Per step, the fastest wall and CPU time of the repeats (the machine may be shared)."""
+    return {
+        step: {kind: min(run[step][kind] for run in runs) for kind in ("wall", "cpu")}
+        for step in runs[0]
+    }
+
+
+def sqlite_run() -> dict[str, dict[str, float]]:
+    with tempfile.TemporaryDirectory() as tmp, open_store(Path(tmp) / "bench.db") as store:
+        return measure(store)
+
+
+def postgres_run(url: str) -> dict[str, dict[str, float]]:
+    schema = f"hf_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        with open_store(url, schema=schema) as store:
+            return measure(store)
+    finally:
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
 def main() -> None:
     results: dict[str, dict[str, dict[str, float]]] = {}
-    with tempfile.TemporaryDirectory() as tmp, open_store(Path(tmp) / "bench.db") as store:
-        results["sqlite"] = measure(store)
+    results["sqlite"] = best([sqlite_run() for _ in range(REPEATS)])
     url = os.environ.get("HUBFORCE_TEST_POSTGRES_URL")
     if url:
-        schema = f"hf_bench_{uuid.uuid4().hex[:8]}"
-        try:
-            with open_store(url, schema=schema) as store:
-                results["postgresql"] = measure(store)
-        finally:
-            engine = create_engine(url)
-            with engine.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            engine.dispose()
+        results["postgresql"] = best([postgres_run(url) for _ in range(REPEATS)])
     load = os.getloadavg()[0]
-    print(f"{N:,} records per step; load average {load:.1f} on {os.cpu_count()} cores")
+    print(
+        f"{N:,} records per step, best of {REPEATS}; load average {load:.1f}"
+        f" on {os.cpu_count()} cores"
+    )
     print(f"{'backend':<11} {'step':<58} {'wall s':>7} {'rec/s':>8} {'cpu s':>7} {'rec/s':>8}")
     for backend, steps in results.items():
         for step, t in steps.items():
@@ -127,7 +148,7 @@ def main() -> None:
                 f" {t['cpu']:>7.3f} {N / max(t['cpu'], 1e-9):>8,.0f}"
             )
     RESULTS.parent.mkdir(exist_ok=True)
-    report = {"records": N, "load_average": load, "seconds": results}
+    report = {"records": N, "repeats": REPEATS, "load_average": load, "seconds": results}
     RESULTS.write_text(json.dumps(report, indent=2))
 
 

@@ -46,6 +46,20 @@ class IntentsContract:
         )
         assert final["102"].status is IntentStatus.FAILED
 
+    def test_a_large_batch_resolves_every_intent_with_its_own_target(self, store: Store) -> None:
+        sources = [str(n) for n in range(450)]  # past the bulk paths' small-batch threshold
+        store.intents.record_many([to_salesforce(s) for s in sources])
+
+        with store.transaction() as uow:
+            created = {s: f"00Q{int(s):015d}" for s in sources[:300]}
+            assert uow.intents.resolve_created("contacts", Side.SALESFORCE, created) == 300
+            assert uow.intents.resolve_failed("contacts", Side.SALESFORCE, sources[300:]) == 150
+
+        final = store.intents.get_many("contacts", Side.SALESFORCE, sources)
+        assert [final[s].target_id for s in sources[:300]] == list(created.values())
+        assert {final[s].status for s in sources[300:]} == {IntentStatus.FAILED}
+        assert store.intents.unresolved() == []
+
     def test_a_crash_before_the_bookkeeping_commit_leaves_the_intent_unresolved(
         self, store: Store
     ) -> None:
