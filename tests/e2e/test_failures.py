@@ -131,3 +131,43 @@ def test_inclusion_filter_keeps_excluded_contacts_out_of_salesforce(harness: Har
     assert harness.link("contacts", Side.HUBSPOT, excluded) is None
     contacts = next(p for p in report.pairs if p.pair == "contacts")
     assert contacts.skipped.get("excluded by the inclusion filter", 0) >= 1
+
+
+def test_parked_failure_is_retried_from_the_failure_store_after_a_fix(harness: Harness) -> None:
+    def without_retail(data: dict[str, Any]) -> None:
+        for field in data["objects"]["companies"]["fields"]:
+            if field["hubspot"] == "industry":
+                del field["picklist"]["RETAIL"]
+
+    harness.configure(without_retail)
+    harness.seed(**WORLD)
+    harness.sync(overlap_ms=0)
+    company = harness.call(
+        Side.HUBSPOT,
+        "POST",
+        "/crm/v3/objects/companies",
+        {
+            "properties": {
+                "name": "Parked Retail Ltd",
+                "domain": "parked-retail.example",
+                "industry": "RETAIL",
+            }
+        },
+    )["id"]
+    harness.sync(overlap_ms=0)
+    [parked] = harness.store.failures.find("picklist", pair="companies")
+    assert (parked.hubspot_id, parked.operation) == (company, "create")
+    assert "RETAIL" in parked.message and parked.remediation
+
+    harness.configure(lambda data: None)  # the user fixes the mapping...
+    harness.sync(overlap_ms=0)
+    accounts = "SELECT Id, Industry FROM Account WHERE Name = 'Parked Retail Ltd'"
+    assert harness.soql(accounts) == []  # ...but an unchanged record is not read again
+    harness.store.failures.request_retry("picklist", pair="companies")  # `hubforce retry`
+
+    report = harness.sync(overlap_ms=0)
+
+    assert [row["Industry"] for row in harness.soql(accounts)] == ["Retail"]
+    assert next(p for p in report.pairs if p.pair == "companies").read["hubspot:retried"] == 1
+    assert harness.store.failures.find(pair="companies") == []
+    assert harness.link("companies", Side.HUBSPOT, company) is not None

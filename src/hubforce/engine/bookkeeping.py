@@ -21,6 +21,9 @@ from hubforce.sync.fields import PairMapping
 from hubforce.sync.model import Change, Link, Side
 from hubforce.sync.operations import Create, RecordPlan, Unlink, Update
 
+HUBSPOT = Side.HUBSPOT
+SALESFORCE = Side.SALESFORCE
+
 
 @dataclass(slots=True)
 class Bookkeeping:
@@ -50,45 +53,38 @@ def gather(
     lookup: LinkLookup,
 ) -> Bookkeeping:
     """Turn a written round into the rows to store, and count it in `report`."""
-    rules = {spec.key: str(spec.rule) for spec in mapping.fields}
+    rules = {spec.key: spec.rule.value for spec in mapping.fields}
     book = Bookkeeping()
+    counts: dict[tuple[str, str, str], int] = {}  # (counter, side, type) -> n, named at the end
+    no_conflicts: dict[str, str] = {}
+    pair = mapping.name
+    links = book.links
     for record, outcome in zip(records, outcomes, strict=True):
-        hs_id = outcome.created.get(Side.HUBSPOT) or (record.hubspot.id if record.hubspot else None)
-        sf_id = outcome.created.get(Side.SALESFORCE) or (
-            record.salesforce.id if record.salesforce else None
-        )
+        created = outcome.created
+        hs_id = created.get(HUBSPOT) or (record.hubspot.id if record.hubspot else None)
+        sf_id = created.get(SALESFORCE) or (record.salesforce.id if record.salesforce else None)
         sf_type = record.salesforce.object_type if record.salesforce else None
-        decided = {c.field: str(c.rule) for c in record.conflicts}
+        decided = (
+            {c.field: c.rule.value for c in record.conflicts} if record.conflicts else no_conflicts
+        )
+        unlinked = False
         for op in record.operations:
-            if isinstance(op, Create):
-                sf_type = sf_type or (op.object_type if op.target is Side.SALESFORCE else None)
-                source_id = op.source.id
-                if op.target in outcome.created:
-                    book.created[op.target][source_id] = outcome.created[op.target]
-                    report.bump(report.created, f"{op.target}:{op.object_type}")
-                    _audit(
-                        book,
-                        mapping,
-                        op.target,
-                        outcome.created[op.target],
-                        op.values,
-                        {},
-                        rules,
-                        decided,
-                        run_id,
-                    )
-                elif op.target in outcome.failed:
-                    book.refused[op.target].append(source_id)
-            elif isinstance(op, Update) and op.target.side in outcome.written:
-                if op.target.side not in outcome.failed and (
-                    outcome.operations.get(op.target.side) == "update"
+            if type(op) is Update:
+                side = op.target.side
+                if (
+                    side in outcome.written
+                    and side not in outcome.failed
+                    and outcome.operations.get(side) == "update"
                 ):
-                    report.bump(report.updated, f"{op.target.side}:{op.target.object_type}")
-                    report.bump(report.blanked, str(op.target.side), len(op.blanked))
+                    key = ("updated", side.value, op.target.object_type)
+                    counts[key] = counts.get(key, 0) + 1
+                    blanked = op.blanked
+                    if blanked:
+                        report.bump(report.blanked, side.value, len(blanked))
                     _audit(
                         book,
-                        mapping,
-                        op.target.side,
+                        pair,
+                        side,
                         op.target.id,
                         op.values,
                         op.previous,
@@ -96,44 +92,70 @@ def gather(
                         decided,
                         run_id,
                     )
-            elif isinstance(op, Unlink):
+            elif type(op) is Create:
+                target = op.target
+                sf_type = sf_type or (op.object_type if target is SALESFORCE else None)
+                if target in created:
+                    book.created[target][op.source.id] = created[target]
+                    key = ("created", target.value, op.object_type)
+                    counts[key] = counts.get(key, 0) + 1
+                    _audit(
+                        book,
+                        pair,
+                        target,
+                        created[target],
+                        op.values,
+                        no_conflicts,
+                        rules,
+                        decided,
+                        run_id,
+                    )
+                elif target in outcome.failed:
+                    book.refused[target].append(op.source.id)
+            elif type(op) is Unlink:
                 book.unlink.append(op.hubspot.id)
                 report.unlinked += 1
-        for side, failure in outcome.failed.items():
-            _fail(
-                book,
-                mapping,
-                record,
-                side,
-                failure,
-                hs_id,
-                sf_type,
-                sf_id,
-                run_id,
-                report,
-                outcome.operations.get(side, "write"),
-            )
-        deleted = [s for s, kind in outcome.operations.items() if kind == "delete"]
-        for side in deleted:
-            if side in outcome.written:
-                report.bump(report.deleted, str(side))
-        unlinked = any(isinstance(op, Unlink) for op in record.operations)
+                unlinked = True
+        if outcome.failed:
+            for side, failure in outcome.failed.items():
+                _fail(
+                    book,
+                    mapping,
+                    side,
+                    failure,
+                    hs_id,
+                    sf_type,
+                    sf_id,
+                    run_id,
+                    report,
+                    outcome.operations.get(side, "write"),
+                )
+        for side, kind in outcome.operations.items():
+            if kind == "delete" and side in outcome.written:
+                report.bump(report.deleted, side.value)
         if hs_id and sf_id and sf_type and not unlinked:
-            snapshot = record.snapshot_after(frozenset(outcome.failed))
+            snapshot = (
+                record.snapshot_after(frozenset(outcome.failed))
+                if outcome.failed
+                else record.snapshot
+            )
             if snapshot is not None:
-                book.links[hs_id] = Link(mapping.name, hs_id, sf_type, sf_id, snapshot)
-                lookup.add(mapping.name, hs_id, sf_id)
+                links[hs_id] = Link(pair, hs_id, sf_type, sf_id, snapshot)
+                if created:
+                    lookup.add(pair, hs_id, sf_id)
         if not outcome.failed and (outcome.written or record.operations):
             if hs_id:
                 book.resolved_hs.append(hs_id)
             if sf_id:
                 book.resolved_sf.append(sf_id)
+    for (counter, side_name, object_type), n in counts.items():
+        report.bump(getattr(report, counter), f"{side_name}:{object_type}", n)
     return book
 
 
 def _audit(
     book: Bookkeeping,
-    mapping: PairMapping,
+    pair: str,
     side: Side,
     record_id: str,
     values: Mapping[str, object],
@@ -142,19 +164,16 @@ def _audit(
     decided: dict[str, str],
     run_id: int | None,
 ) -> None:
+    side_name = side.value
+    append = book.audit.append
     for key, new in values.items():
         rule = decided.get(key) or rules.get(key, "")
-        book.audit.append(
-            AuditEntry(
-                run_id, mapping.name, str(side), record_id, key, previous.get(key), new, rule
-            )
-        )
+        append(AuditEntry(run_id, pair, side_name, record_id, key, previous.get(key), new, rule))
 
 
 def _fail(
     book: Bookkeeping,
     mapping: PairMapping,
-    record: RecordPlan,
     side: Side,
     failure: RecordFailure,
     hs_id: str | None,

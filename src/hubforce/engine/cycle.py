@@ -90,15 +90,19 @@ async def sync_pair(
     }
     readers = {side: SideReader(ctx, mapping, side, cursors[side], until) for side in cursors}
     deleted = {side: await read_deleted(ctx, mapping, side, cursors[side]) for side in cursors}
+    if not options.dry_run:
+        retried = await read_retries(ctx, mapping, until)
+        for side in deleted:
+            deleted[side] += retried[side]
+            report.bump(report.read, f"{side}:retried", len(retried[side]))
     first = True
     while True:
         hs = await readers[Side.HUBSPOT].take(options.round_size)
         sf = await readers[Side.SALESFORCE].take(options.round_size)
-        if first:
-            hs, sf = deleted[Side.HUBSPOT] + hs, deleted[Side.SALESFORCE] + sf
+        extras = deleted if first else {Side.HUBSPOT: [], Side.SALESFORCE: []}
         done = readers[Side.HUBSPOT].exhausted and readers[Side.SALESFORCE].exhausted
         if hs or sf or first:
-            await _round(ctx, mapping, readers, hs, sf, run_id, lookup, report, done)
+            await _round(ctx, mapping, readers, hs, sf, extras, run_id, lookup, report, done)
         first = False
         if options.progress is not None:
             options.progress(mapping.name, len(hs) + len(sf))
@@ -116,19 +120,52 @@ async def sync_pair(
     return report
 
 
+async def read_retries(
+    ctx: SyncContext, mapping: PairMapping, now: int
+) -> dict[Side, list[RemoteRecord]]:
+    """The source records of failures due for another attempt (transient ones whose backoff
+    has elapsed, and those a user asked to retry): read by id, one call per batch, and fed to
+    the first round like fresh changes. A failure's cursor moved on long ago; this is how a
+    parked record comes back."""
+    due = ctx.store.failures.retryable(now, pair=mapping.name, limit=ctx.options.round_size)
+    hs_ids: list[str] = []
+    sf_ids: dict[str, list[str]] = {}
+    for failure in due:
+        if failure.side is Side.SALESFORCE and failure.hubspot_id:
+            hs_ids.append(failure.hubspot_id)
+        elif failure.salesforce_id and failure.salesforce_type:
+            sf_ids.setdefault(failure.salesforce_type, []).append(failure.salesforce_id)
+    out: dict[Side, list[RemoteRecord]] = {Side.HUBSPOT: [], Side.SALESFORCE: []}
+    if hs_ids:
+        kind = mapping.hubspot_type
+        found = await ctx.hubspot.read(kind, hs_ids, read_fields(mapping, Side.HUBSPOT, kind))
+        out[Side.HUBSPOT] = list({r.id: r for r in found.values()}.values())
+    for kind, ids in sf_ids.items():
+        if kind not in mapping.salesforce_types:
+            continue
+        found = await ctx.salesforce.read(kind, ids, read_fields(mapping, Side.SALESFORCE, kind))
+        out[Side.SALESFORCE] += list({r.id: r for r in found.values()}.values())
+    return out
+
+
 async def _round(
     ctx: SyncContext,
     mapping: PairMapping,
     readers: dict[Side, SideReader],
-    hs: list[RemoteRecord],
-    sf: list[RemoteRecord],
+    streamed_hs: list[RemoteRecord],
+    streamed_sf: list[RemoteRecord],
+    extras: dict[Side, list[RemoteRecord]],
     run_id: int | None,
     lookup: LinkLookup,
     report: PairReport,
     done: bool,
 ) -> None:
-    """Match, plan, write and record one round of changes."""
+    """Match, plan, write and record one round of changes (`extras`: HubSpot archives and
+    retried failures, which are planned but do not move the cursors)."""
     store = ctx.store
+    # One record per id: a retried record may also be a fresh change (the stream wins).
+    hs = list({r.id: r for r in [*extras[Side.HUBSPOT], *streamed_hs]}.values())
+    sf = list({r.id: r for r in [*extras[Side.SALESFORCE], *streamed_sf]}.values())
     replaced = follow_identity(ctx, mapping, hs, sf, report)
     sf_live = [r for r in sf if r.id not in replaced]
     hs_links = store.links.get_many(mapping.name, Side.HUBSPOT, [r.id for r in hs])
@@ -164,10 +201,9 @@ async def _round(
     outcomes = await writer.write(plan.records)
     book = gather(mapping, plan.records, outcomes, run_id, report, lookup)
     book.failures += read_failures(mapping, [*hs_problems, *sf_problems], run_id, report)
-    for side, records in ((Side.HUBSPOT, hs), (Side.SALESFORCE, sf)):
+    for side, records in ((Side.HUBSPOT, streamed_hs), (Side.SALESFORCE, streamed_sf)):
         reader = readers[side]
-        # HubSpot archives come from a separate list (archivedAt is no search position).
-        reader.advance(r for r in records if side is Side.SALESFORCE or not r.deleted)
+        reader.advance(records)
         book.cursors[side] = reader.cursor.dumps()
     commit(store, mapping, book)
 
