@@ -10,7 +10,7 @@ from rich.console import Console
 from hubforce.emulators.common.serve import default_cert_dir, serve_forever
 from hubforce.emulators.common.tls import ensure_local_certificates
 from hubforce.emulators.salesforce.app import SalesforceEmulatorSettings, create_app
-from hubforce.emulators.salesforce.models import EDITIONS
+from hubforce.emulators.salesforce.editions import EDITIONS
 
 
 def serve(

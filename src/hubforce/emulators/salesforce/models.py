@@ -20,6 +20,7 @@ from hubforce.emulators.common.limits import DailyAllocation
 from hubforce.emulators.common.stats import RequestStats
 from hubforce.emulators.salesforce import lifecycle, tracking
 from hubforce.emulators.salesforce.config import OrgConfig, default_config
+from hubforce.emulators.salesforce.editions import OrgLimits
 from hubforce.emulators.salesforce.exceptions import (
     CannotUpdateConvertedLead,
     EntityIsDeleted,
@@ -45,17 +46,6 @@ class _Journal:
     log: list[tuple[str, str, str]]  # delete-log entries appended by the transaction
 
 
-EDITIONS = ("developer", "professional", "enterprise", "unlimited")
-
-
-def daily_allocation(edition: str, licenses: int) -> int:
-    """The daily API request allocation of an edition (research notes, section 9)."""
-    if edition == "developer":
-        return 15_000
-    per_license = 5_000 if edition == "unlimited" else 1_000
-    return 100_000 + per_license * licenses
-
-
 class Org:
     """One Salesforce org held in memory."""
 
@@ -67,10 +57,7 @@ class Org:
         clock: EmulatorClock | None = None,
         api_version: str = "59.0",
     ) -> None:
-        if edition not in EDITIONS:
-            raise ValueError(f"unknown edition {edition!r}; use one of {', '.join(EDITIONS)}")
         self.config = config or default_config()
-        self.edition = edition
         self.clock = clock or EmulatorClock()
         self.stats = RequestStats()
         self.faults = FaultPlan()
@@ -81,11 +68,8 @@ class Org:
         self._prefixes = {obj.key_prefix: obj.name for obj in self.schema.values()}
         self.rules = OrgRules(self.config, self.schema)
         self.schema_changed_at = self.clock.now().replace(microsecond=0)
-        self.api_enabled = edition != "professional"
         self._journal: ContextVar[_Journal | None] = ContextVar(f"journal-{id(self)}", default=None)
-        self.api_usage = DailyAllocation(
-            self.clock, daily_allocation(edition, self.config.licenses)
-        )
+        self.limits = OrgLimits(self.clock, edition, self.config.licenses)
         self.reset()
 
     # -- schema -----------------------------------------------------------------------------
@@ -178,36 +162,26 @@ class Org:
 
     def get_limits(self) -> dict[str, Any]:
         """Edition, API access and today's usage."""
-        return {
-            "edition": self.edition,
-            "api_enabled": self.api_enabled,
-            "daily_api_requests": {
-                "max": self.api_usage.limit,
-                "used": self.api_usage.limit - self.api_usage.remaining(),
-                "remaining": self.api_usage.remaining(),
-            },
-        }
+        return self.limits.describe()
 
     def set_limits(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Change `edition`, `api_enabled`, `daily_api_requests` (max) or `used`."""
-        unknown = set(changes) - {"edition", "api_enabled", "daily_api_requests", "used"}
-        if unknown:
-            raise ValueError(f"unknown limit settings: {', '.join(sorted(unknown))}")
-        if "edition" in changes:
-            edition = str(changes["edition"])
-            if edition not in EDITIONS:
-                raise ValueError(f"unknown edition {edition!r}")
-            self.edition = edition
-            self.api_enabled = edition != "professional"
-            self.api_usage.limit = daily_allocation(edition, self.config.licenses)
-        if "api_enabled" in changes:
-            self.api_enabled = bool(changes["api_enabled"])
-        if "daily_api_requests" in changes:
-            self.api_usage.limit = int(changes["daily_api_requests"])
-        if "used" in changes:
-            self.api_usage.reset()
-            self.api_usage.used = int(changes["used"])
-        return self.get_limits()
+        return self.limits.change(changes)
+
+    @property
+    def edition(self) -> str:
+        """The org's edition."""
+        return self.limits.edition
+
+    @property
+    def api_enabled(self) -> bool:
+        """Whether the edition (or a control override) allows API access."""
+        return self.limits.api_enabled
+
+    @property
+    def api_usage(self) -> DailyAllocation:
+        """The daily API request counter."""
+        return self.limits.api_usage
 
     # -- time and ids -----------------------------------------------------------------------
 
