@@ -238,3 +238,21 @@ def test_index_lag_shows_the_previous_version_of_updated_and_archived_records(
     assert run(app, both) == ([str(kept.id), str(gone.id)], [])
     portal.clock.advance(2.0)
     assert run(app, both) == ([], [str(kept.id)])
+
+
+def test_comma_separated_and_repeated_properties_are_the_same(app: FastAPI) -> None:
+    portal: Portal = app.state.portal
+    record = portal.create_object(
+        "contacts", {"email": "c@x.example", "firstname": "C", "city": "Oslo"}
+    )
+    url = f"/crm/v3/objects/contacts/{record.id}"
+
+    async def both(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+        comma = await client.get(url, params={"properties": "firstname,city", "archived": "False"})
+        repeated = await client.get(url + "?properties=firstname&properties=city&archived=false")
+        return [comma.json()["properties"], repeated.json()["properties"]]
+
+    comma, repeated = run(app, both)
+    assert comma == repeated
+    assert (comma["firstname"], comma["city"]) == ("C", "Oslo")
+    assert "email" not in comma
