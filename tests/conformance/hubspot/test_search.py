@@ -182,6 +182,23 @@ def test_cap_over_bulk_contacts_stops_paging_at_10000(
             PublicObjectSearchRequest(sorts=["lastmodifieddate"], limit=200, after="10000")
         )
     assert exc.value.status == 400
+    straddling = hubspot_client.crm.contacts.search_api.do_search(
+        PublicObjectSearchRequest(sorts=["lastmodifieddate"], limit=200, after="9900")
+    )
+    assert len(straddling.results) == 100  # results stop at the 10,000th
+    assert straddling.paging.next.after == "10000"
+
+
+def test_association_pseudo_property_filter(hubspot_client: HubSpot, portal: Portal) -> None:
+    company = portal.create_object("companies", {"name": "Filter Co"}).id
+    linked = portal.create_object("contacts", {"email": "in@co.example"}).id
+    portal.create_object("contacts", {"email": "out@co.example"})
+    portal.associate("contacts", linked, "companies", company)
+    total, emails = _search(
+        hubspot_client,
+        Filter(property_name="associations.company", operator="EQ", value=str(company)),
+    )
+    assert (total, emails) == (1, ["in@co.example"])
 
 
 @pytest.mark.parametrize(

@@ -136,6 +136,7 @@ def parse_request(body: Any) -> SearchRequest:
     properties = body.get("properties")
     if properties is not None and not isinstance(properties, list):
         raise BadRequest("properties must be a list of property names")
+    limit = min(limit, MAX_RESULTS - after)  # no result past the 10,000th is ever returned
     return SearchRequest(groups, sort_property, descending, query, properties, limit, after)
 
 
