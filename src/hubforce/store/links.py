@@ -122,7 +122,10 @@ class LinkRepository:
     def get_many(
         self, pair: str, side: str, ids: Iterable[str], *, include_deleted: bool = True
     ) -> dict[str, StoredLink]:
-        """Links of `pair` whose `side` id is in `ids`, keyed by that id (missing ids absent)."""
+        """Links of `pair` whose `side` id is in `ids`, keyed by that id (missing ids absent).
+
+        Ids match exactly as stored: Salesforce ids in the 18-character form the API returns.
+        """
         wanted = list(dict.fromkeys(ids))
         column = _side_column(side)
         found: dict[str, StoredLink] = {}
