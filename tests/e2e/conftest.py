@@ -9,6 +9,7 @@ count API calls from `/__emulator__/stats`.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -58,7 +59,9 @@ def write_calls(stats: dict[str, Any]) -> int:
 class Harness:
     """Two emulators, a store and the engine, on one event loop."""
 
-    def __init__(self, tmp_path: Path, store: Store | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, store: Store | None = None, template: Path | None = None
+    ) -> None:
         self.loop = asyncio.Runner()
         self.hs_app = create_hubspot_app(
             HubSpotEmulatorSettings(tier="enterprise", search_per_second=10_000)
@@ -69,6 +72,8 @@ class Harness:
             Side.SALESFORCE: httpx.ASGITransport(app=self.sf_app),
         }
         self.store_url = f"sqlite:///{tmp_path / 'state.db'}"
+        if store is None and template is not None:
+            shutil.copyfile(template, tmp_path / "state.db")  # migrated once per session
         self.store: Store = store or open_store(self.store_url)
         self.edit: Callable[[dict[str, Any]], None] | None = None
         self.config: HubforceConfig = local_config(HS_URL, SF_URL, self.store_url)
@@ -179,10 +184,18 @@ class Harness:
         return self.store.links.get(pair, str(side), record_id)
 
 
+@pytest.fixture(scope="session")
+def migrated_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated SQLite store file that each test copies."""
+    path = tmp_path_factory.mktemp("template") / "state.db"
+    open_store(f"sqlite:///{path}").close()
+    return path
+
+
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
+def harness(tmp_path: Path, migrated_store: Path) -> Iterator[Harness]:
     """A fresh pair of emulators, store and event loop."""
-    h = Harness(tmp_path)
+    h = Harness(tmp_path, template=migrated_store)
     try:
         yield h
     finally:

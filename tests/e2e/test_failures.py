@@ -93,6 +93,9 @@ def test_crash_after_create_before_bookkeeping_never_duplicates(
         harness.sync(after_write=crash)
     pending = harness.store.intents.unresolved("contacts")
     assert [i.source_id for i in pending] == [source]
+    crashed = harness.store.runs.latest(kind="sync")
+    assert crashed is not None and crashed.status == "failed"
+    assert crashed.message == "contacts: interrupted by Crash"
 
     harness.sync()
     harness.sync()

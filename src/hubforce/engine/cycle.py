@@ -47,7 +47,6 @@ async def run_cycle(ctx: SyncContext) -> CycleReport:
     run_id = None if dry else store.runs.start("sync", now=ctx.options.clock())
     report = CycleReport(run_id, dry_run=dry)
     lookup = LinkLookup(store)
-    errors: list[str] = []
     wanted = ctx.options.pairs
     for name in sorted(ctx.mappings, key=_order):
         if wanted is not None and name not in wanted:
@@ -59,12 +58,16 @@ async def run_cycle(ctx: SyncContext) -> CycleReport:
                 lookup.load_all("owners")
             else:
                 report.pairs.append(await sync_pair(ctx, mapping, run_id, lookup))
-        except HubforceError as exc:
-            errors.append(f"{name}: {exc}")
+        except Exception as exc:
+            # Recorded on the run for `hubforce status`; what was committed stays committed
+            # and the next cycle resumes from the stored cursors and intents.
             if run_id is not None:
-                store.runs.finish(
-                    run_id, RunStatus.FAILED, counts=report.counts(), message="; ".join(errors)
+                message = (
+                    f"{name}: {exc}"
+                    if isinstance(exc, HubforceError)
+                    else (f"{name}: interrupted by {type(exc).__name__}")
                 )
+                store.runs.finish(run_id, RunStatus.FAILED, counts=report.counts(), message=message)
             raise
     if run_id is not None:
         store.runs.finish(run_id, RunStatus.SUCCEEDED, counts=report.counts())
