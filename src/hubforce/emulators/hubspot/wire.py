@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from hubforce.emulators.hubspot import associations as assoc
 from hubforce.emulators.hubspot.exceptions import HubSpotApiError
-from hubforce.emulators.hubspot.properties import DEFAULT_PROPERTIES, iso_ms
+from hubforce.emulators.hubspot.properties import DEFAULT_PROPERTIES, MODIFIED_PROPERTY, iso_ms
 from hubforce.emulators.hubspot.store import Record
 
 ALWAYS = ("createdate", "hs_object_id", "lastmodifieddate", "hs_lastmodifieddate")
@@ -121,8 +121,11 @@ def render_record(
     body: dict[str, Any] = {
         "id": str(record.id),
         "properties": selected_properties(object_type, record, properties),
-        "createdAt": iso_ms(record.created_ms),
-        "updatedAt": iso_ms(record.updated_ms),
+        # The stored timestamp properties hold the same strings; formatting is the costly part
+        # of rendering a 200-record search page.
+        "createdAt": record.properties.get("createdate") or iso_ms(record.created_ms),
+        "updatedAt": record.properties.get(MODIFIED_PROPERTY[object_type])
+        or iso_ms(record.updated_ms),
         "archived": record.archived,
     }
     if record.archived and record.archived_ms is not None:
