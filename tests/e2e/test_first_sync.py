@@ -87,3 +87,30 @@ def test_second_cycle_after_converged_one_makes_zero_writes(harness: Harness) ->
     harness.reset_stats()
     assert harness.sync().writes == 0
     assert harness.writes() == {Side.HUBSPOT: 0, Side.SALESFORCE: 0}
+
+
+def test_a_person_with_a_lead_and_a_contact_links_to_the_contact(harness: Harness) -> None:
+    harness.seed(seed=1, **PEOPLE)  # seed 1: such people on both sides and in Salesforce only
+    sf_before = _emails_sf(harness)
+    doubles = {email for email, ids in sf_before.items() if len(ids) > 1}
+    hs_before = _emails_hs(harness)
+    assert doubles & set(hs_before) and doubles - set(hs_before)  # both kinds are seeded
+    harness.reset_stats()
+
+    harness.sync()
+
+    for contact in harness.hs_all("contacts", "email"):
+        email = contact["properties"]["email"].lower()
+        if email in doubles:
+            link = harness.link("contacts", Side.HUBSPOT, contact["id"])
+            assert link.salesforce_type == "Contact", email  # Contact preferred over Lead
+    # Salesforce-only people with two records became one HubSpot contact each.
+    assert max(_emails_hs(harness).values()) == 1
+    # Matching cost one query per page of keys and key kind, never one per record.
+    sf_reads = harness.stats(Side.SALESFORCE)["by_route"]
+    queries = sum(
+        n for route, n in sf_reads.items() if route.startswith("GET") and "query" in route
+    )
+    assert queries <= 16
+    hs_reads = harness.stats(Side.HUBSPOT)["by_route"]
+    assert sum(n for route, n in hs_reads.items() if route.endswith("/search")) <= 10
