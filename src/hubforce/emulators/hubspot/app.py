@@ -36,11 +36,12 @@ def create_app(settings: HubSpotEmulatorSettings | None = None) -> FastAPI:
     portal = Portal(settings)
     if settings.seed is not None:
         portal.seed({"seed": settings.seed})
+    crm_router = build_crm_router(portal)
     app = build_emulator_app(
         title="HubSpot CRM API emulator",
         backend=portal,
         routers=[
-            build_crm_router(portal),
+            crm_router,
             build_oauth_router(portal),
             forms.build_forms_router(),
             build_control_extras(portal),
@@ -59,7 +60,9 @@ def create_app(settings: HubSpotEmulatorSettings | None = None) -> FastAPI:
     crm = [r for r in app.router.routes if getattr(r, "path", "").startswith("/crm/")]
     app.router.routes[:] = crm + [r for r in app.router.routes if r not in crm]
     # Innermost middleware (after faults and stats): auth and rate limits for every CRM route.
-    app.user_middleware.append(Middleware(AuthLimitMiddleware, portal=portal))
+    app.user_middleware.append(
+        Middleware(AuthLimitMiddleware, portal=portal, crm_routes=crm_router.routes)
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hubforce.emulators.common.clock import EmulatorClock
@@ -178,9 +180,15 @@ def _is_search(scope: Scope) -> bool:
 class AuthLimitMiddleware:
     """Guards `/crm/` routes: credentials, then the search, burst and daily limits."""
 
-    def __init__(self, app: ASGIApp, portal: Portal) -> None:
+    def __init__(self, app: ASGIApp, portal: Portal, crm_routes: Sequence[BaseRoute] = ()) -> None:
         self.app = app
         self.portal = portal
+        # CRM requests go straight to their routes when given (see dispatch.py).
+        self.crm_app: ASGIApp = app
+        if crm_routes:
+            from hubforce.emulators.hubspot.dispatch import CrmDispatch
+
+            self.crm_app = CrmDispatch(crm_routes, fallback=app)
 
     def _limit(self, scope: Scope, kind: str) -> dict[str, str]:
         """Count the request against the limits; rate headers to add, or raise 429."""
@@ -231,7 +239,9 @@ class AuthLimitMiddleware:
         correlation = str(uuid.uuid4())
         scope[CORRELATION_KEY] = correlation  # error bodies repeat the header's id
         extra: dict[str, str] = {"X-HubSpot-Correlation-Id": correlation}
+        target = self.app
         if scope["path"].startswith("/crm/"):
+            target = self.crm_app
             try:
                 kind = self.portal.tokens.authenticate(_bearer(scope))
                 extra.update(self._limit(scope, kind))
@@ -251,7 +261,7 @@ class AuthLimitMiddleware:
                 message = {**message, "headers": [*message.get("headers", []), *raw]}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        await target(scope, receive, send_with_headers)
 
 
 def _bearer(scope: Scope) -> str:

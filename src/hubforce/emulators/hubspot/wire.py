@@ -55,7 +55,8 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
         for e in exc.errors()
     ]
     text = "; ".join(f"{d['in']}: {d['message']}" for d in details)
-    return error_response(HubSpotApiError(f"Invalid input: {text}", errors=details))
+    err = HubSpotApiError(f"Invalid input: {text}", errors=details)
+    return error_response(err, request.scope.get("hubspot.correlation_id"))
 
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:
@@ -63,7 +64,7 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     category = "OBJECT_NOT_FOUND" if exc.status_code == 404 else "VALIDATION_ERROR"
     err = HubSpotApiError(str(exc.detail), status=exc.status_code, category=category)
-    return error_response(err)
+    return error_response(err, request.scope.get("hubspot.correlation_id"))
 
 
 def render_fault(outcome: str) -> Response | None:

@@ -256,3 +256,19 @@ def test_comma_separated_and_repeated_properties_are_the_same(app: FastAPI) -> N
     assert comma == repeated
     assert (comma["firstname"], comma["city"]) == ("C", "Oslo")
     assert "email" not in comma
+
+
+def test_unknown_crm_paths_and_methods_answer_in_hubspot_format(app: FastAPI) -> None:
+    async def calls(client: httpx.AsyncClient) -> list[httpx.Response]:
+        return [
+            await client.get("/crm/v3/nothing/here"),
+            await client.put("/crm/v3/objects/contacts/search", json={}),
+            await client.get("/crm/v3/objects/widgets/1"),
+        ]
+
+    missing, wrong_method, unknown_type = run(app, calls)
+    assert (missing.status_code, missing.json()["category"]) == (404, "OBJECT_NOT_FOUND")
+    assert wrong_method.status_code == 405 and wrong_method.json()["status"] == "error"
+    assert unknown_type.status_code == 400
+    assert unknown_type.json()["message"] == "Unable to infer object type from: widgets"
+    assert missing.json()["correlationId"] == missing.headers["X-HubSpot-Correlation-Id"]
