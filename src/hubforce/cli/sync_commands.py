@@ -99,18 +99,20 @@ def sync(
     console = Console()
     settings = _load(console, config)
     options = CycleOptions(dry_run=dry_run)
-    while True:
-        try:
-            report = asyncio.run(_one_cycle(settings, options))
-        except HubforceError as exc:
-            raise fail(console, exc) from None
-        render_report(console, report, verbose=verbose)
-        if once or dry_run:
-            return
-        try:
+    try:
+        while True:
+            try:
+                report = asyncio.run(_one_cycle(settings, options))
+            except HubforceError as exc:
+                raise fail(console, exc) from None
+            render_report(console, report, verbose=verbose)
+            if once or dry_run:
+                return
             time.sleep(settings.schedule.salesforce_poll_seconds)
-        except KeyboardInterrupt:
-            return
+    except KeyboardInterrupt:
+        # Committed rounds stay committed; the next run resumes from cursors and intents.
+        console.print("stopped")
+        raise typer.Exit(130) from None
 
 
 async def _one_cycle(config: HubforceConfig, options: CycleOptions) -> CycleReport:

@@ -8,11 +8,11 @@ side's records are read by id, so a conflict is never decided without both curre
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
 
 from hubforce.connectors.records import RemoteRecord
 from hubforce.engine.bookkeeping import commit, gather, read_failures
 from hubforce.engine.context import CycleReport, PairReport, SyncContext
+from hubforce.engine.fetching import read_associations, read_retries, read_twins
 from hubforce.engine.identity import follow_identity
 from hubforce.engine.lookup import LinkLookup
 from hubforce.engine.matching import match_unlinked
@@ -22,15 +22,14 @@ from hubforce.engine.reading import (
     SideReader,
     prefetch_references,
     read_deleted,
-    read_fields,
     to_changes,
 )
 from hubforce.engine.recovery import recover_intents
 from hubforce.engine.writing import Writer
 from hubforce.errors import HubforceError
 from hubforce.store import RunStatus
-from hubforce.sync.fields import ASSOCIATION_PREFIX, PairMapping
-from hubforce.sync.model import Link, Rule, Side
+from hubforce.sync.fields import PairMapping
+from hubforce.sync.model import Link, Side
 from hubforce.sync.operations import Create, Delete, LinkOnly, Plan, Unlink, Update
 from hubforce.sync.plan import plan_changes
 
@@ -105,7 +104,7 @@ async def sync_pair(
         extras = deleted if first else {Side.HUBSPOT: [], Side.SALESFORCE: []}
         done = readers[Side.HUBSPOT].exhausted and readers[Side.SALESFORCE].exhausted
         if hs or sf or first:
-            await _round(ctx, mapping, readers, hs, sf, extras, run_id, lookup, report, done)
+            await _round(ctx, mapping, readers, hs, sf, extras, run_id, lookup, report)
         first = False
         if options.progress is not None:
             options.progress(mapping.name, len(hs) + len(sf))
@@ -123,34 +122,6 @@ async def sync_pair(
     return report
 
 
-async def read_retries(
-    ctx: SyncContext, mapping: PairMapping, now: int
-) -> dict[Side, list[RemoteRecord]]:
-    """The source records of failures due for another attempt (transient ones whose backoff
-    has elapsed, and those a user asked to retry): read by id, one call per batch, and fed to
-    the first round like fresh changes. A failure's cursor moved on long ago; this is how a
-    parked record comes back."""
-    due = ctx.store.failures.retryable(now, pair=mapping.name, limit=ctx.options.round_size)
-    hs_ids: list[str] = []
-    sf_ids: dict[str, list[str]] = {}
-    for failure in due:
-        if failure.side is Side.SALESFORCE and failure.hubspot_id:
-            hs_ids.append(failure.hubspot_id)
-        elif failure.salesforce_id and failure.salesforce_type:
-            sf_ids.setdefault(failure.salesforce_type, []).append(failure.salesforce_id)
-    out: dict[Side, list[RemoteRecord]] = {Side.HUBSPOT: [], Side.SALESFORCE: []}
-    if hs_ids:
-        kind = mapping.hubspot_type
-        found = await ctx.hubspot.read(kind, hs_ids, read_fields(mapping, Side.HUBSPOT, kind))
-        out[Side.HUBSPOT] = list({r.id: r for r in found.values()}.values())
-    for kind, ids in sf_ids.items():
-        if kind not in mapping.salesforce_types:
-            continue
-        found = await ctx.salesforce.read(kind, ids, read_fields(mapping, Side.SALESFORCE, kind))
-        out[Side.SALESFORCE] += list({r.id: r for r in found.values()}.values())
-    return out
-
-
 async def _round(
     ctx: SyncContext,
     mapping: PairMapping,
@@ -161,7 +132,6 @@ async def _round(
     run_id: int | None,
     lookup: LinkLookup,
     report: PairReport,
-    done: bool,
 ) -> None:
     """Match, plan, write and record one round of changes (`extras`: HubSpot archives and
     retried failures, which are planned but do not move the cursors)."""
@@ -185,7 +155,7 @@ async def _round(
     sf_all = sf_live + matched.fetched[Side.SALESFORCE]
     links: dict[str, Link] = {link.hubspot_id: link for link in hs_links.values()}
     links.update({link.hubspot_id: link for link in sf_links.values()})
-    twins = await _read_twins(ctx, mapping, readers, links.values(), hs_all, sf_all, done)
+    twins = await read_twins(ctx, mapping, readers, links.values(), hs_all, sf_all)
     hs_all += twins[Side.HUBSPOT]
     sf_all += twins[Side.SALESFORCE]
     for link in matched.links:
@@ -209,67 +179,6 @@ async def _round(
         reader.advance(records)
         book.cursors[side] = reader.cursor.dumps()
     commit(store, mapping, book)
-
-
-async def _read_twins(
-    ctx: SyncContext,
-    mapping: PairMapping,
-    readers: dict[Side, SideReader],
-    links: Iterable[Link],
-    hs: Sequence[RemoteRecord],
-    sf: Sequence[RemoteRecord],
-    done: bool,
-) -> dict[Side, list[RemoteRecord]]:
-    """Current values of linked twins missing from the round, where the plan needs them: when
-    the twin's side was not read to the end, or the link was never synced (no snapshot)."""
-    have_hs = {r.id for r in hs}
-    have_sf = {r.id for r in sf}
-    need_hs: list[str] = []
-    need_sf: dict[str, list[str]] = {}
-    for link in links:
-        in_hs, in_sf = link.hubspot_id in have_hs, link.salesforce_id in have_sf
-        if (
-            in_hs
-            and not in_sf
-            and (link.snapshot is None or not readers[Side.SALESFORCE].exhausted)
-        ):
-            need_sf.setdefault(link.salesforce_type, []).append(link.salesforce_id)
-        if in_sf and not in_hs and (link.snapshot is None or not readers[Side.HUBSPOT].exhausted):
-            need_hs.append(link.hubspot_id)
-    out: dict[Side, list[RemoteRecord]] = {Side.HUBSPOT: [], Side.SALESFORCE: []}
-    if need_hs:
-        kind = mapping.hubspot_type
-        found = await ctx.hubspot.read(kind, need_hs, read_fields(mapping, Side.HUBSPOT, kind))
-        out[Side.HUBSPOT] = list({r.id: r for r in found.values()}.values())
-    for kind, ids in need_sf.items():
-        found = await ctx.salesforce.read(kind, ids, read_fields(mapping, Side.SALESFORCE, kind))
-        out[Side.SALESFORCE] += list({r.id: r for r in found.values()}.values())
-    return out
-
-
-async def read_associations(
-    ctx: SyncContext, mapping: PairMapping, records: Sequence[RemoteRecord], links: dict[str, Link]
-) -> None:
-    """Fill `assoc:<type>` on HubSpot records whose Salesforce twin has the lookup field
-    (one v4 batch read per 100 records); the lowest associated id stands for the lookup."""
-    for spec in mapping.fields:
-        if not spec.association or spec.rule is Rule.DONT_SYNC:
-            continue
-        wanted: list[RemoteRecord] = []
-        for record in records:
-            link = links.get(record.id)
-            sf_type = link.salesforce_type if link is not None else mapping.create_as
-            if sf_type is not None and spec.applies_to(sf_type) and not record.deleted:
-                wanted.append(record)
-        if not wanted:
-            continue
-        to_type = spec.key[len(ASSOCIATION_PREFIX) :]
-        found = await ctx.hubspot.read_associations(
-            mapping.hubspot_type, to_type, [r.id for r in wanted]
-        )
-        for record in wanted:
-            targets = sorted((a.to_id for a in found.get(record.id, ())), key=lambda i: (len(i), i))
-            record.values[spec.key] = targets[0] if targets else None
 
 
 def _count_plan(plan: Plan, report: PairReport) -> None:
