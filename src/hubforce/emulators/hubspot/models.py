@@ -259,6 +259,12 @@ class Portal:
                 )
                 continue
             result = normalize_value(prop, value, stages=stages)
+            unknown_pipeline = name == "pipeline" and result and result not in self.pipelines
+            if object_type == "deals" and unknown_pipeline:
+                valid = ", ".join(self.pipelines)
+                result = failure(
+                    name, "INVALID_OPTION", f"{result} is not a valid pipeline ID: [{valid}]"
+                )
             owner_id = result if name == "hubspot_owner_id" and isinstance(result, str) else ""
             if owner_id and (not owner_id.isdigit() or int(owner_id) not in self.owners):
                 result = failure(name, "INVALID_OPTION", f"{owner_id} is not a valid owner id")

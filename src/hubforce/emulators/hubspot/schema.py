@@ -65,6 +65,13 @@ async def get_property(request: Request, object_type: str, name: str) -> dict[st
     return render_property(prop)
 
 
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise BadRequest(f"{name} must be an integer, got {value!r}") from None
+
+
 def _options(raw: Any) -> list[dict[str, Any]]:
     if raw is None:
         return []
@@ -78,7 +85,7 @@ def _options(raw: Any) -> list[dict[str, Any]]:
             {
                 "label": str(item["label"]),
                 "value": str(item["value"]),
-                "displayOrder": int(item.get("displayOrder", i)),
+                "displayOrder": _int(item.get("displayOrder", i), f"options[{i}].displayOrder"),
                 "hidden": bool(item.get("hidden", False)),
                 **({"description": item["description"]} if "description" in item else {}),
             }
@@ -127,7 +134,7 @@ async def create_property(request: Request, object_type: str) -> JSONResponse:
         options=options,
         has_unique_value=unique,
         hubspot_defined=False,
-        display_order=int(body.get("displayOrder", -1)),
+        display_order=_int(body.get("displayOrder", -1), "displayOrder"),
         created_at=now,
         updated_at=now,
     )
@@ -153,7 +160,7 @@ async def update_property(request: Request, object_type: str, name: str) -> dict
         raise BadRequest("hasUniqueValue cannot be changed once a property is created")
     prop.label = str(body.get("label", prop.label))
     prop.description = str(body.get("description", prop.description))
-    prop.display_order = int(body.get("displayOrder", prop.display_order))
+    prop.display_order = _int(body.get("displayOrder", prop.display_order), "displayOrder")
     if "options" in body:
         prop.options = _options(body["options"])
     prop.updated_at = iso_ms(portal.clock.now_ms())
