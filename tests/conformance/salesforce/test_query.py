@@ -182,3 +182,24 @@ def test_reset_invalidates_open_locators(
     with pytest.raises(SalesforceMalformedRequest) as exc:
         sf.query_more(first["nextRecordsUrl"], identifier_is_url=True)
     assert exc.value.content[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+
+
+@pytest.mark.parametrize(("asked", "served"), [("100", 200), ("5000", 2000), ("350", 350)])
+def test_batch_size_is_kept_between_200_and_2000(
+    sf: Salesforce, sf_server: BackgroundServer, asked: str, served: int
+) -> None:
+    add_leads(sf_server, 2100)
+    first = sf.query("SELECT Id FROM Lead", headers={"Sforce-Query-Options": f"batchSize={asked}"})
+    assert len(first["records"]) == served
+    assert first["nextRecordsUrl"].endswith(f"-{served}")
+
+
+def test_query_all_pages_are_also_served_under_query_all(
+    sf: Salesforce, sf_server: BackgroundServer
+) -> None:
+    add_leads(sf_server, 250)
+    first = sf.query("SELECT Id FROM Lead", include_deleted=True, headers=BATCH_200)
+    assert first["nextRecordsUrl"].startswith("/services/data/v59.0/query/")
+    more_path = first["nextRecordsUrl"].replace("/query/", "/queryAll/")
+    rest = sf.query_more(more_path, identifier_is_url=True)
+    assert (len(rest["records"]), rest["done"]) == (50, True)
