@@ -93,7 +93,8 @@ def render_fault(outcome: str) -> Response | None:
 
 async def handle_server_error(request: Request, exc: Exception) -> Response:
     """HubSpot's 500 body; never a traceback."""
-    return error_response(HubSpotApiError("internal error", status=500, category="INTERNAL_ERROR"))
+    err = HubSpotApiError("internal error", status=500, category="INTERNAL_ERROR")
+    return error_response(err, request.scope.get("hubspot.correlation_id"))
 
 
 def selected_properties(

@@ -272,3 +272,22 @@ def test_unknown_crm_paths_and_methods_answer_in_hubspot_format(app: FastAPI) ->
     assert unknown_type.status_code == 400
     assert unknown_type.json()["message"] == "Unable to infer object type from: widgets"
     assert missing.json()["correlationId"] == missing.headers["X-HubSpot-Correlation-Id"]
+
+
+def test_an_unexpected_error_is_a_hubspot_500_without_traceback(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    portal: Portal = app.state.portal
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(portal, "get_object", broken)
+
+    async def get(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.get("/crm/v3/objects/contacts/1")
+
+    reply = run(app, get)
+    assert reply.status_code == 500
+    assert reply.json()["category"] == "INTERNAL_ERROR"
+    assert "secret" not in reply.text and "Traceback" not in reply.text
