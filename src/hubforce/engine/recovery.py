@@ -57,7 +57,11 @@ async def recover_intents(ctx: SyncContext, mapping: PairMapping, report: PairRe
     for (side, target_type, field), items in groups.items():
         values = [value for _, value in items]
         fields = read_fields(mapping, side, target_type)
-        if side is Side.HUBSPOT:
+        if side is Side.HUBSPOT and field == "email":
+            # Batch read by the unique e-mail, not search: search lags behind recent creates.
+            by_email = await ctx.hubspot.read(target_type, values, fields, id_property="email")
+            found = list({r.id: r for r in by_email.values()}.values())
+        elif side is Side.HUBSPOT:
             found = await ctx.hubspot.find_by(target_type, field, values, fields)
         else:
             found = await ctx.salesforce.find_by(target_type, field, values, fields)
