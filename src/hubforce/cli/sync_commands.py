@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -100,24 +99,25 @@ def sync(
     settings = _load(console, config)
     options = CycleOptions(dry_run=dry_run)
     try:
-        while True:
-            try:
-                report = asyncio.run(_one_cycle(settings, options))
-            except HubforceError as exc:
-                raise fail(console, exc) from None
-            render_report(console, report, verbose=verbose)
-            if once or dry_run:
-                return
-            time.sleep(settings.schedule.salesforce_poll_seconds)
+        asyncio.run(_cycles(console, settings, options, once=once or dry_run, verbose=verbose))
+    except HubforceError as exc:
+        raise fail(console, exc) from None
     except KeyboardInterrupt:
         # Committed rounds stay committed; the next run resumes from cursors and intents.
         console.print("stopped")
         raise typer.Exit(130) from None
 
 
-async def _one_cycle(config: HubforceConfig, options: CycleOptions) -> CycleReport:
+async def _cycles(
+    console: Console, config: HubforceConfig, options: CycleOptions, *, once: bool, verbose: bool
+) -> None:
+    """Run cycles on one set of clients (one login), every poll interval unless `once`."""
     async with sync_context(config, options=options) as ctx:
-        return await run_cycle(ctx)
+        while True:
+            render_report(console, await run_cycle(ctx), verbose=verbose)
+            if once:
+                return
+            await asyncio.sleep(config.schedule.salesforce_poll_seconds)
 
 
 @app.command("validate")
