@@ -208,7 +208,10 @@ range_tests = st.sampled_from(["Score", "SystemModstamp"]).flatmap(
 )
 sync_shaped = st.one_of(
     range_tests,
-    st.builds(Logic, st.just("AND"), st.lists(range_tests, min_size=2, max_size=3).map(tuple)),
+    # At least one range test, ANDed with range tests or any other leaf, in any order.
+    st.tuples(range_tests, st.lists(st.one_of(range_tests, leaves), min_size=1, max_size=2))
+    .flatmap(lambda parts: st.permutations([parts[0], *parts[1]]))
+    .map(lambda parts: Logic("AND", tuple(parts))),
 )
 
 

@@ -174,24 +174,31 @@ class Resolver:
         return self._compare(column, cond.op, self.literal(column, cond.field, cond.value))
 
     def rows_filter(self, cond: ast.Condition) -> RowsFilter | None:
-        """A whole-list filter for ANDed range tests on plain dateTime/date/number fields.
+        """A whole-list filter led by range tests on plain dateTime/date/number fields.
 
-        This is the incremental-sync shape (`SystemModstamp > X`): one list comprehension
-        per test, with no Python call per row; None when the condition has another shape.
+        This is the incremental-sync shape (`SystemModstamp >= X AND ...`): each range test is
+        one list comprehension with no Python call per row, and any other ANDed conditions
+        then run as closures on the (usually few) rows left. None when no range test leads.
         """
-        if isinstance(cond, ast.And):
-            parts = [self.rows_filter(c) for c in cond.operands]
-            if any(p is None for p in parts):
-                return None
-            first, *rest = [p for p in parts if p is not None]
+        operands = cond.operands if isinstance(cond, ast.And) else (cond,)
+        scans = [self._range_scan(c) for c in operands]
+        fast = [scan for scan in scans if scan is not None]
+        if not fast:
+            return None
+        slow = [self.predicate(c) for c, scan in zip(operands, scans, strict=True) if scan is None]
+        first, *rest = fast
 
-            def chained(rows: Collection[Row], include_deleted: bool) -> list[Row]:
-                kept = first(rows, include_deleted)
-                for step in rest:
-                    kept = step(kept, True)
-                return kept
+        def chained(rows: Collection[Row], include_deleted: bool) -> list[Row]:
+            kept = first(rows, include_deleted)
+            for step in rest:
+                kept = step(kept, True)
+            if slow:
+                kept = [r for r in kept if all(p(r) for p in slow)]
+            return kept
 
-            return chained
+        return chained
+
+    def _range_scan(self, cond: ast.Condition) -> RowsFilter | None:
         if not isinstance(cond, ast.Comparison) or cond.op not in _RANGE_OPS:
             return None
         column = self.column(cond.field)
