@@ -56,7 +56,8 @@ def render_report(console: Console, report: CycleReport, *, verbose: bool = Fals
     """A table of what a cycle did (or, dry, would do) per pair and side."""
     title = "Dry run: nothing was written" if report.dry_run else f"Sync run {report.run_id}"
     table = Table(title=title)
-    for column in ("pair", "read", "matched", "created", "updated", "deleted", "conflicts"):
+    columns = ("pair", "read", "matched", "created", "updated", "blanks", "deleted", "conflicts")
+    for column in columns:
         table.add_column(column)
     table.add_column("failures", style="red")
     for pair in report.pairs:
@@ -70,6 +71,7 @@ def render_report(console: Console, report: CycleReport, *, verbose: bool = Fals
             str(pair.matched),
             fmt(pair.created),
             fmt(pair.updated),
+            fmt(pair.blanked),
             fmt(pair.deleted),
             fmt(pair.conflicts),
             fmt(pair.failures),
