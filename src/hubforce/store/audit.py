@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import Row, func, select
 
+from hubforce.store.bulk import bulk_insert
 from hubforce.store.codec import dumps
-from hubforce.store.session import Connect, bulk_insert, now_ms
+from hubforce.store.session import Connect, now_ms
 from hubforce.store.tables import audit
 from hubforce.sync.model import Side
 

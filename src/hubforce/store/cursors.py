@@ -6,8 +6,9 @@ only ever moves past changes that reached an end (invariant 2).
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select
 
+from hubforce.store.bulk import upsert_one
 from hubforce.store.session import Connect, now_ms
 from hubforce.store.tables import cursors
 
@@ -32,13 +33,9 @@ class CursorRepository:
 
     def set(self, pair: str, side: str, value: str, *, now: int | None = None) -> None:
         """Move the cursor of `pair` on `side` to `value`."""
-        at = now_ms(now)
-        key = (cursors.c.pair == pair, cursors.c.side == str(side))
+        row = {"pair": pair, "side": str(side), "value": value, "updated_at": now_ms(now)}
         with self._connect() as conn:
-            done = conn.execute(update(cursors).where(*key).values(value=value, updated_at=at))
-            if done.rowcount == 0:
-                row = {"pair": pair, "side": str(side), "value": value, "updated_at": at}
-                conn.execute(insert(cursors), [row])
+            upsert_one(conn, cursors, row, ("pair", "side"))
 
     def clear(self, pair: str | None = None) -> int:
         """Forget cursors (all, or one pair's) so the next cycle reads everything again."""

@@ -15,9 +15,10 @@ from typing import Any, Protocol
 
 from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 
+from hubforce.store.bulk import in_ids
 from hubforce.store.export import write_csv
 from hubforce.store.grouping import group_key, normalise_message
-from hubforce.store.session import Connect, chunks, in_ids, now_ms
+from hubforce.store.session import Connect, chunks, now_ms
 from hubforce.store.tables import failures
 from hubforce.sync.model import Side
 

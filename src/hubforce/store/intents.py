@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, insert, select, update
 
 from hubforce.errors import StoreError
-from hubforce.store.session import Connect, bulk_update, chunks, in_ids, now_ms
+from hubforce.store.bulk import bulk_update, in_ids
+from hubforce.store.session import Connect, chunks, now_ms
 from hubforce.store.tables import intents
 from hubforce.sync.model import Side
 

@@ -14,8 +14,9 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, delete, func, select, update
 
 from hubforce.errors import StoreError
+from hubforce.store.bulk import bulk_insert, bulk_update, in_ids
 from hubforce.store.codec import dumps_snapshot, loads_snapshot
-from hubforce.store.session import Connect, bulk_insert, bulk_update, chunks, in_ids, now_ms
+from hubforce.store.session import Connect, chunks, now_ms
 from hubforce.store.tables import links
 from hubforce.sync.model import Link, Side, Snapshot
 

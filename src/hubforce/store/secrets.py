@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select
 
 from hubforce.errors import StoreError
+from hubforce.store.bulk import upsert_one
 from hubforce.store.session import Connect, now_ms
 from hubforce.store.tables import credentials
 
@@ -75,13 +76,9 @@ class CredentialRepository:
 
     def put(self, name: str, plaintext: str, box: SecretBox, *, now: int | None = None) -> None:
         """Encrypt and store `plaintext` under `name`, replacing any previous value."""
-        values = {"ciphertext": box.encrypt(plaintext), "updated_at": now_ms(now)}
+        row = {"name": name, "ciphertext": box.encrypt(plaintext), "updated_at": now_ms(now)}
         with self._connect() as conn:
-            done = conn.execute(
-                update(credentials).where(credentials.c.name == name).values(**values)
-            )
-            if done.rowcount == 0:
-                conn.execute(insert(credentials), [{"name": name, **values}])
+            upsert_one(conn, credentials, row, ("name",))
 
     def get(self, name: str, box: SecretBox) -> str | None:
         """The decrypted credential `name`, or None if none is stored."""

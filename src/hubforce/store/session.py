@@ -8,22 +8,19 @@ batch commit together or not at all.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Connection, String, Table, any_, func, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection
 
 Connect = Callable[[], AbstractContextManager[Connection]]
 
 T = TypeVar("T")
 
-# Ids per lookup statement. Each list travels as ONE bound parameter (see `in_ids`), so this
-# only bounds the size of a statement, not the number of its parameters.
+# Ids per lookup statement. Each list travels as ONE bound parameter (see `bulk.in_ids`), so
+# this only bounds the size of a statement, not the number of its parameters.
 IN_CHUNK = 5_000
 
 
@@ -36,113 +33,3 @@ def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
 def now_ms(now: int | None = None) -> int:
     """`now` if given (a clock passed in by the engine), else the wall clock in epoch ms."""
     return now if now is not None else int(time.time() * 1000)
-
-
-def in_ids(conn: Connection, column: Any, ids: Sequence[str]) -> ColumnElement[bool]:
-    """`column IN ids` with the whole list as one bound parameter.
-
-    A plain IN of n values costs n bound parameters, each rendered and processed in Python;
-    PostgreSQL takes an array (`= ANY(:ids)`) and SQLite a JSON array (`IN json_each(:ids)`),
-    which is several times faster for the thousands of ids of one batch.
-    """
-    if conn.dialect.name == "postgresql":
-        return column == any_(literal(list(ids), ARRAY(String)))  # type: ignore[no-any-return]
-    values = func.json_each(literal(json.dumps(list(ids)))).table_valued("value")
-    return column.in_(select(values.c.value))  # type: ignore[no-any-return]
-
-
-def _marks(conn: Connection, count: int) -> list[str]:
-    return ["?" if conn.dialect.paramstyle == "qmark" else "%s"] * count
-
-
-def bulk_insert(
-    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> None:
-    """Insert many rows, bypassing SQLAlchemy's per-row parameter processing (the bottleneck
-    at tens of thousands of rows). Values must already be in database form (JSON text, not
-    dicts). SQLite: the driver's executemany, in C in-process. PostgreSQL: COPY, one stream
-    instead of a statement per row.
-    """
-    if not rows:
-        return
-    quote = conn.dialect.identifier_preparer.quote
-    names = ", ".join(quote(name) for name in columns)
-    if conn.dialect.name == "postgresql":
-        _copy_rows(conn, f"COPY {table.name} ({names}) FROM STDIN", rows)
-        return
-    marks = ", ".join(_marks(conn, len(columns)))
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
-
-
-def _copy_rows(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    driver_error = conn.dialect.loaded_dbapi.Error
-    cursor = dbapi.cursor()
-    try:
-        with cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
-    except driver_error as exc:  # raised as SQLAlchemy would (IntegrityError, ...)
-        raise DBAPIError.instance(sql, None, exc, driver_error) from exc
-    finally:
-        cursor.close()
-
-
-def bulk_update(
-    conn: Connection,
-    table: Table,
-    key: Sequence[str],
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    constants: Mapping[str, Any] | None = None,
-) -> int:
-    """Set `columns`, then `constants`, on the rows matching the `key` columns. Each row is the
-    new values of `columns` followed by the values of `key`. Returns the number of rows
-    changed. SQLite: executemany. PostgreSQL, for big batches: COPY into a temporary table,
-    then one UPDATE ... FROM it."""
-    if not rows:
-        return 0
-    quote = conn.dialect.identifier_preparer.quote
-    fixed = tuple((constants or {}).items())
-    tail = tuple(value for _, value in fixed)
-    mark = _marks(conn, 1)[0]
-    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        return _update_from_copy(conn, table, key, columns, rows, fixed)
-    names = [*columns, *(name for name, _ in fixed)]
-    sets = ", ".join(f"{quote(name)} = {mark}" for name in names)
-    where = " AND ".join(f"{quote(name)} = {mark}" for name in key)
-    sql = f"UPDATE {table.name} SET {sets} WHERE {where}"
-    width = len(columns)
-    params = [(*row[:width], *tail, *row[width:]) for row in rows]
-    return conn.exec_driver_sql(sql, params).rowcount
-
-
-# Below this many rows a pipelined executemany beats creating a temporary table.
-COPY_THRESHOLD = 200
-
-
-def _update_from_copy(
-    conn: Connection,
-    table: Table,
-    key: Sequence[str],
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    fixed: Sequence[tuple[str, Any]],
-) -> int:
-    quote = conn.dialect.identifier_preparer.quote
-    staged = [*columns, *key]
-    types = [str(table.c[name].type.compile(dialect=conn.dialect)) for name in staged]
-    temp = "hubforce_bulk_update"
-    shape = ", ".join(f"{quote(n)} {t}" for n, t in zip(staged, types, strict=True))
-    # ON COMMIT DROP covers a failure (the transaction is rolled back); on success the table
-    # is dropped at once so the next bulk update in the same unit of work can reuse the name.
-    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {temp} ({shape}) ON COMMIT DROP")
-    _copy_rows(conn, f"COPY {temp} FROM STDIN", rows)
-    sets = [f"{quote(n)} = {temp}.{quote(n)}" for n in columns]
-    sets += [f"{quote(n)} = %s" for n, _ in fixed]
-    where = " AND ".join(f"{table.name}.{quote(n)} = {temp}.{quote(n)}" for n in key)
-    sql = f"UPDATE {table.name} SET {', '.join(sets)} FROM {temp} WHERE {where}"
-    changed = conn.exec_driver_sql(sql, tuple(value for _, value in fixed)).rowcount
-    conn.exec_driver_sql(f"DROP TABLE {temp}")
-    return changed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from hubforce.store import Store
 from hubforce.sync.model import Side
 from tests.unit.store.backends import PostgresBackend, SQLiteBackend
@@ -29,6 +31,18 @@ class CursorsContract:
         assert list(store.cursors.get_all()) == [("contacts", "hubspot")]
         assert store.cursors.clear() == 1
         assert store.cursors.get_all() == {}
+
+    def test_concurrent_first_writes_of_one_cursor_never_collide(self, store: Store) -> None:
+        def write(n: int) -> None:
+            for round_ in range(10):
+                store.cursors.set("deals", Side.SALESFORCE, f"{n}:{round_}")
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            list(pool.map(write, range(6)))  # re-raises any worker's error
+
+        final = store.cursors.get("deals", Side.SALESFORCE)
+        assert final is not None and final.endswith(":9")
+        assert len(store.cursors.get_all()) == 1
 
 
 class TestCursorsSQLite(CursorsContract, SQLiteBackend):
