@@ -6,6 +6,8 @@ is measured), then times over HTTP with one keep-alive client:
 - `SELECT Id, ... FROM Lead WHERE SystemModstamp > X ORDER BY SystemModstamp LIMIT 2000`, with
   X at the median stamp (about 50,000 rows match: the heavy case) and near the newest stamps
   (about 1,000 rows match: a steady-state poll), 30 runs each (median, p95);
+- the connector's own shape: `SystemModstamp >= A AND SystemModstamp <= B ORDER BY
+  SystemModstamp, Id` over the newest 5,000 rows, no LIMIT (first page of 2,000);
 - GET /sobjects/Lead/{id}, sequential on one keep-alive connection for ~5 s (requests/s).
 Prints a table and writes JSON to stdout and benchmarks/results/emulator_salesforce.json.
 """
@@ -44,11 +46,14 @@ def _soql_instant(stamp: str) -> str:
     return stamp[:19] + "Z"
 
 
-def _time_query(api: httpx.Client, cutoff: str) -> dict[str, Any]:
-    soql = (
+def _sync_query(cutoff: str) -> str:
+    return (
         f"SELECT {FIELDS} FROM Lead WHERE SystemModstamp > {_soql_instant(cutoff)} "
         "ORDER BY SystemModstamp ASC LIMIT 2000"
     )
+
+
+def _time_query(api: httpx.Client, soql: str) -> dict[str, Any]:
     timings: list[float] = []
     cpu: list[float] = []
     returned = total = 0
@@ -108,8 +113,16 @@ def main() -> dict[str, Any]:
             base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
         )
         control.post("/__emulator__/stats/reset").raise_for_status()
-        heavy = _time_query(api, stamps[len(stamps) // 2])
-        poll = _time_query(api, stamps[-1000])
+        heavy = _time_query(api, _sync_query(stamps[len(stamps) // 2]))
+        poll = _time_query(api, _sync_query(stamps[-1000]))
+        # hubforce's own connector: a closed window ordered (SystemModstamp, Id), no LIMIT,
+        # read page by page (the first page of 2,000 is timed).
+        window = _time_query(
+            api,
+            f"SELECT {FIELDS} FROM Lead WHERE SystemModstamp >= {_soql_instant(stamps[-5000])} "
+            f"AND SystemModstamp <= {_soql_instant(stamps[-1])} "
+            "ORDER BY SystemModstamp ASC, Id ASC",
+        )
         gets = _time_gets(api, ids)
         stats = control.get("/__emulator__/stats").json()
     figures: dict[str, Any] = {
@@ -117,6 +130,7 @@ def main() -> dict[str, Any]:
         "seed_seconds": round(seed_seconds, 1),
         "query_half_matching": heavy,
         "query_last_1000": poll,
+        "query_connector_window_5000": window,
         "get_by_id": gets,
         "api_calls_counted": stats.get("api_calls"),
         # The machine is shared: its load says how far wall-clock figures are inflated.
@@ -136,6 +150,7 @@ def _print_table(figures: dict[str, Any]) -> None:
     for key, label in (
         ("query_half_matching", "SystemModstamp > median, LIMIT 2000"),
         ("query_last_1000", "SystemModstamp > newest-1000, LIMIT 2000"),
+        ("query_connector_window_5000", "window of 5,000, by (Stamp, Id), page 1"),
     ):
         row = figures[key]
         print(
