@@ -33,7 +33,7 @@ def serve(
         "token_lifetime": token_lifetime,
         "seed": seed,
     }
-    console = Console()
+    console = Console(soft_wrap=True)  # URLs must stay copyable on one line
     try:
         if config is not None:
             settings = HubSpotEmulatorSettings.from_file(config, **overrides)
