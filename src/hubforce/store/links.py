@@ -314,7 +314,7 @@ def _ids_by(
     cols = (links.c.id, links.c.salesforce_type, links.c.salesforce_id, column)
     for part in chunks(ids):
         stmt = select(*cols).where(links.c.pair == pair, in_ids(conn, column, part))
-        for row_id, sf_type, sf_id, key in conn.execute(stmt):
+        for row_id, sf_type, sf_id, key in conn.execute(stmt).all():
             found[key] = (row_id, sf_type, sf_id)
     return found
 
