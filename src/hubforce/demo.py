@@ -47,8 +47,6 @@ class Totals:
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     conflicts: dict[str, int] = field(default_factory=dict)
-    failures: dict[str, int] = field(default_factory=dict)
-    examples: dict[str, str] = field(default_factory=dict)
     relinked: int = 0
 
     def add(self, report: CycleReport) -> None:
@@ -58,11 +56,8 @@ class Totals:
             self._merge(self.created, pair, pair.created)
             self._merge(self.updated, pair, pair.updated)
             for key, n in pair.conflicts.items():
-                self.conflicts[f"{pair.pair} {key}"] = self.conflicts.get(key, 0) + n
-            for key, n in pair.failures.items():
-                self.failures[key] = self.failures.get(key, 0) + n
-            for key, text in pair.failure_examples.items():
-                self.examples.setdefault(key, f"{pair.pair}: {text}")
+                name = f"{pair.pair} {key}"
+                self.conflicts[name] = self.conflicts.get(name, 0) + n
             self.relinked += pair.relinked
 
     @staticmethod
@@ -282,12 +277,22 @@ def _play(console: Console, demo: Demo, seed: int, world: dict[str, int], starte
     console.print(_table("Updated (pair -> side:type)", totals.updated))
     console.print(_table("Conflicts (pair rule:kind)", totals.conflicts))
     console.print(f"Links re-keyed after Lead conversion or merges: {totals.relinked}")
-    failures = Table(title="Failures by category")
+    failures = Table(title="Failures by category (records waiting in the failure store)")
+    failures.add_column("pair")
     failures.add_column("category")
-    failures.add_column("count", justify="right")
+    failures.add_column("records", justify="right")
     failures.add_column("example")
-    for category, n in sorted(totals.failures.items()):
-        failures.add_row(category, str(n), totals.examples.get(category, ""))
+    failures.add_column("what to do")
+    for group in demo.store.failures.groups():
+        example = group.example
+        record = example.hubspot_id or example.salesforce_id or "-"
+        failures.add_row(
+            group.pair,
+            group.category,
+            str(group.count),
+            f"{example.side} {example.operation} of {record}: {example.api_code} {example.message}",
+            example.remediation,
+        )
     console.print(failures)
     calls = demo.api_calls()
     console.print(_table("API calls spent (emulator counts)", calls, "side"))
