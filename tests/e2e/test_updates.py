@@ -187,3 +187,30 @@ def test_dry_run_prints_the_plan_and_writes_nothing(harness: Harness) -> None:
     # The real cycle then does exactly what was planned.
     assert harness.sync().writes == 1
     assert _sf(harness, "Contact", sf_id, "Title")["Title"] == "Planned Title"
+
+
+def test_two_way_uses_each_hubspot_property_time_not_the_record_time(harness: Harness) -> None:
+    harness.seed(**WORLD)
+    harness.sync()
+    hs_id, sf_id = _linked_pair(harness)
+    harness.hs_patch("contacts", hs_id, {"jobtitle": "Older HubSpot title"})
+    harness.call(Side.SALESFORCE, "POST", "/__emulator__/clock", {"advance_seconds": 5})
+    harness.sf_patch("Contact", sf_id, {"Title": "Newer Salesforce title"})
+    # A later, unrelated HubSpot edit makes the record newer than the Salesforce edit...
+    harness.call(Side.HUBSPOT, "POST", "/__emulator__/clock", {"advance_seconds": 10})
+    harness.hs_patch("contacts", hs_id, {"city": "Porto"})
+    harness.reset_stats()
+
+    report = harness.sync(clock=lambda: int(time.time() * 1000) + 20_000)
+
+    # ...but the title's own change times decide: Salesforce's title is the newer one.
+    assert _hs(harness, "contacts", hs_id, "jobtitle")["jobtitle"] == "Newer Salesforce title"
+    assert _sf(harness, "Contact", sf_id, "Title, MailingCity") == {
+        "attributes": {"type": "Contact", "url": f"/services/data/v62.0/sobjects/Contact/{sf_id}"},
+        "Title": "Newer Salesforce title",
+        "MailingCity": "Porto",
+    }
+    contacts = next(p for p in report.pairs if p.pair == "contacts")
+    assert contacts.conflicts == {"two_way:conflict": 1}
+    routes = harness.stats(Side.HUBSPOT)["by_route"]
+    assert routes.get("POST /crm/v3/objects/{object_type}/batch/read") == 1  # the history read

@@ -12,7 +12,13 @@ import logging
 from hubforce.connectors.records import RemoteRecord
 from hubforce.engine.bookkeeping import commit, gather, read_failures
 from hubforce.engine.context import CycleReport, PairReport, SyncContext
-from hubforce.engine.fetching import read_associations, read_retries, read_twins
+from hubforce.engine.fetching import (
+    conflicts_without_stamps,
+    read_associations,
+    read_retries,
+    read_twins,
+    with_history,
+)
 from hubforce.engine.identity import follow_identity
 from hubforce.engine.lookup import LinkLookup
 from hubforce.engine.matching import match_unlinked
@@ -166,6 +172,13 @@ async def _round(
     hs_changes, hs_problems = to_changes(mapping, Side.HUBSPOT, hs_all, lookup)
     sf_changes, sf_problems = to_changes(mapping, Side.SALESFORCE, sf_all, lookup)
     plan = plan_changes(mapping, [*hs_changes, *sf_changes], links.values())
+    stale = conflicts_without_stamps(plan, hs_changes)
+    if stale:
+        # Newest-wins needs each HubSpot property's own change time, which search does not
+        # give: read the history of the records in conflict (50 per call) and plan again.
+        hs_all = await with_history(ctx, mapping, hs_all, stale)
+        hs_changes, hs_problems = to_changes(mapping, Side.HUBSPOT, hs_all, lookup)
+        plan = plan_changes(mapping, [*hs_changes, *sf_changes], links.values())
     _count_plan(plan, report)
     if ctx.options.dry_run:
         _describe(plan, report)

@@ -13,7 +13,8 @@ from hubforce.connectors.records import RemoteRecord
 from hubforce.engine.context import SyncContext
 from hubforce.engine.reading import SideReader, read_fields
 from hubforce.sync.fields import ASSOCIATION_PREFIX, PairMapping
-from hubforce.sync.model import Link, Rule, Side
+from hubforce.sync.model import Change, Link, Rule, Side
+from hubforce.sync.operations import Plan
 
 
 async def read_retries(
@@ -102,3 +103,54 @@ async def read_associations(
         for record in wanted:
             targets = sorted((a.to_id for a in found.get(record.id, ())), key=lambda i: (len(i), i))
             record.values[spec.key] = targets[0] if targets else None
+
+
+def conflicts_without_stamps(plan: Plan, hubspot: Sequence[Change]) -> set[str]:
+    """HubSpot ids whose two-way conflicts were decided without that property's own change
+    time (only the record's last-modified time was known)."""
+    by_id = {change.ref.id: change for change in hubspot}
+    stale: set[str] = set()
+    for record in plan.records:
+        if record.hubspot is None or not record.conflicts:
+            continue
+        change = by_id.get(record.hubspot.id)
+        if change is None:
+            continue
+        for conflict in record.conflicts:
+            if (
+                conflict.rule is Rule.TWO_WAY
+                and conflict.kind == "conflict"
+                and conflict.field not in change.field_modified_at
+                and not conflict.field.startswith(ASSOCIATION_PREFIX)
+            ):
+                stale.add(record.hubspot.id)
+    return stale
+
+
+async def with_history(
+    ctx: SyncContext, mapping: PairMapping, records: list[RemoteRecord], ids: set[str]
+) -> list[RemoteRecord]:
+    """`records` with those in `ids` re-read with per-property history (association values
+    read earlier are carried over)."""
+    kind = mapping.hubspot_type
+    fields = [
+        spec.hubspot
+        for spec in mapping.fields_for(kind)
+        if not spec.association and spec.rule is Rule.TWO_WAY
+    ]
+    wanted = read_fields(mapping, Side.HUBSPOT, kind)
+    fresh = await ctx.hubspot.read(kind, sorted(ids), wanted, with_history=True)
+    out: list[RemoteRecord] = []
+    for record in records:
+        again = fresh.get(record.id)
+        if again is None or again.id != record.id:
+            out.append(record)
+            continue
+        for key, value in record.values.items():
+            if key.startswith(ASSOCIATION_PREFIX):
+                again.values[key] = value
+        again.field_modified_at = {
+            name: stamp for name, stamp in again.field_modified_at.items() if name in fields
+        }
+        out.append(again)
+    return out
