@@ -146,7 +146,9 @@ class LinkRepository:
         return self.get_many(pair, side, [record_id]).get(record_id)
 
     def upsert_many(self, batch: Sequence[LinkLike], *, now: int | None = None) -> None:
-        """Insert new links and replace the snapshots of existing ones (matched by HubSpot id).
+        """Insert new links and replace the snapshots of existing ones (matched by HubSpot id);
+        a link given without a snapshot clears the stored one (None means "never synced": the
+        next cycle compares both sides field by field).
 
         Raises LinkConflict (and the transaction is rolled back) when a HubSpot id is already
         linked to another Salesforce record, or a Salesforce id to another HubSpot record:

@@ -56,6 +56,15 @@ class LinksContract:
         assert (stored.created_at, stored.updated_at) == (1_000, 2_000)
         assert store.links.count() == {"contacts": 1}
 
+    def test_upsert_without_a_snapshot_clears_the_stored_one(self, store: Store) -> None:
+        store.links.upsert_many([lead("101", 1, SNAP)], now=1)
+
+        store.links.upsert_many([lead("101", 1)], now=2)
+
+        stored = store.links.get("contacts", Side.HUBSPOT, "101")
+        assert stored is not None
+        assert (stored.snapshot, stored.created_at, stored.updated_at) == (None, 1, 2)
+
     def test_upsert_refuses_to_link_a_hubspot_record_to_a_second_salesforce_record(
         self, store: Store
     ) -> None:
