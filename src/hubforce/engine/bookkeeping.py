@@ -250,7 +250,8 @@ def commit(store: Store, mapping: PairMapping, book: Bookkeeping) -> None:
             uow.links.upsert_many(list(book.links.values()))
         if book.audit:
             uow.audit.insert_many(book.audit)
-        if book.resolved_hs or book.resolved_sf:
+        # Most rounds have nothing to resolve: skip the IN-list updates when no failure waits.
+        if (book.resolved_hs or book.resolved_sf) and uow.failures.counts(pair):
             uow.failures.resolve(
                 pair, hubspot_ids=book.resolved_hs, salesforce_ids=book.resolved_sf
             )

@@ -77,6 +77,13 @@ class PairReport:
     skipped: dict[str, int] = field(default_factory=dict)
     recovered: int = 0
     planned: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
+
+    def clock(self, phase: str, started: float) -> float:
+        """Add the time since `started` to `phase`; return now (the next phase's start)."""
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - started
+        return now
 
     def bump(self, counter: dict[str, int], key: str, n: int = 1) -> None:
         """Add `n` to `counter[key]`."""

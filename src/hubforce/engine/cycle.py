@@ -8,6 +8,7 @@ side's records are read by id, so a conflict is never decided without both curre
 from __future__ import annotations
 
 import logging
+import time
 
 from hubforce.connectors.records import RemoteRecord
 from hubforce.engine.bookkeeping import commit, gather, read_failures
@@ -105,8 +106,10 @@ async def sync_pair(
             report.bump(report.read, f"{side}:retried", len(retried[side]))
     first = True
     while True:
+        started = time.perf_counter()
         hs = await readers[Side.HUBSPOT].take(options.round_size)
         sf = await readers[Side.SALESFORCE].take(options.round_size)
+        report.clock("read", started)
         extras = deleted if first else {Side.HUBSPOT: [], Side.SALESFORCE: []}
         done = readers[Side.HUBSPOT].exhausted and readers[Side.SALESFORCE].exhausted
         if hs or sf or first:
@@ -142,6 +145,7 @@ async def _round(
     """Match, plan, write and record one round of changes (`extras`: HubSpot archives and
     retried failures, which are planned but do not move the cursors)."""
     store = ctx.store
+    started = time.perf_counter()
     # One record per id: a retried record may also be a fresh change (the stream wins).
     hs = list({r.id: r for r in [*extras[Side.HUBSPOT], *streamed_hs]}.values())
     sf = list({r.id: r for r in [*extras[Side.SALESFORCE], *streamed_sf]}.values())
@@ -167,10 +171,12 @@ async def _round(
     for link in matched.links:
         links[link.hubspot_id] = link
     await read_associations(ctx, mapping, hs_all, links)
+    started = report.clock("match", started)
     prefetch_references(lookup, mapping, Side.HUBSPOT, hs_all)
     prefetch_references(lookup, mapping, Side.SALESFORCE, sf_all)
     hs_changes, hs_problems = to_changes(mapping, Side.HUBSPOT, hs_all, lookup)
     sf_changes, sf_problems = to_changes(mapping, Side.SALESFORCE, sf_all, lookup)
+    started = report.clock("convert", started)
     plan = plan_changes(mapping, [*hs_changes, *sf_changes], links.values())
     stale = conflicts_without_stamps(plan, hs_changes)
     if stale:
@@ -180,11 +186,13 @@ async def _round(
         hs_changes, hs_problems = to_changes(mapping, Side.HUBSPOT, hs_all, lookup)
         plan = plan_changes(mapping, [*hs_changes, *sf_changes], links.values())
     _count_plan(plan, report)
+    started = report.clock("plan", started)
     if ctx.options.dry_run:
         _describe(plan, report)
         return
     writer = Writer(ctx, mapping, lookup, run_id)
     outcomes = await writer.write(plan.records)
+    started = report.clock("write", started)
     book = gather(mapping, plan.records, outcomes, run_id, report, lookup)
     book.failures += read_failures(mapping, [*hs_problems, *sf_problems], run_id, report)
     for side, records in ((Side.HUBSPOT, streamed_hs), (Side.SALESFORCE, streamed_sf)):
@@ -192,6 +200,7 @@ async def _round(
         reader.advance(records)
         book.cursors[side] = reader.cursor.dumps()
     commit(store, mapping, book)
+    report.clock("bookkeeping", started)
 
 
 def _count_plan(plan: Plan, report: PairReport) -> None:
