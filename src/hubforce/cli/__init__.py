@@ -40,7 +40,13 @@ def _root(
 
 def _register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
-    from hubforce.cli import config_commands, demo, emulate, sync_commands  # noqa: F401
+    from hubforce.cli import (  # noqa: F401
+        config_commands,
+        demo,
+        emulate,
+        failure_commands,
+        sync_commands,
+    )
 
 
 _register_commands()
