@@ -1,0 +1,1 @@
+"""`hubforce run`: the ASGI app receiving webhooks, outbound messages and sync hooks."""

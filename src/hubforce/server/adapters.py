@@ -1,0 +1,72 @@
+"""Adapters from the server's seams to the engine and the connectors.
+
+- `CycleSyncTarget`: the engine has no "sync these ids" entry point yet, so a targeted sync
+  runs a normal cycle restricted to the pair (its cursors find the changed records, plus
+  anything else changed meanwhile). Correct, just more reading than needed; an engine
+  `sync_records(ctx, pair, side, ids)` would replace the body of `sync_records` only.
+- `ClientRecordReader`: a workflow's record read through the connectors.
+- `pair_index`: (side, object type) -> pair name, from the compiled mappings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from hubforce.connectors.hubspot.client import HubSpotClient
+from hubforce.connectors.salesforce.client import SalesforceClient
+from hubforce.engine.context import CycleReport, SyncContext
+from hubforce.engine.cycle import run_cycle
+from hubforce.sync.fields import PairMapping
+from hubforce.sync.model import Side
+
+
+def pair_index(mappings: Mapping[str, PairMapping]) -> dict[tuple[Side, str], str]:
+    """Which pair a change to (side, object type) belongs to."""
+    index: dict[tuple[Side, str], str] = {}
+    for name, mapping in mappings.items():
+        if name == "owners":
+            continue
+        index[(Side.HUBSPOT, mapping.hubspot_type)] = name
+        for sobject in mapping.salesforce_types:
+            index[(Side.SALESFORCE, sobject)] = name
+    return index
+
+
+class CycleSyncTarget:
+    """Targeted sync as a cycle of one pair on a long-lived `SyncContext`."""
+
+    def __init__(self, ctx: SyncContext) -> None:
+        self.ctx = ctx
+        self.reports: list[CycleReport] = []
+
+    async def sync_records(self, pair: str, side: Side, ids: Sequence[str]) -> None:
+        """Run one cycle of `pair` (the ids are found by its cursors)."""
+        options = replace(self.ctx.options, pairs=(pair,))
+        report = await run_cycle(replace(self.ctx, options=options))
+        self.reports.append(report)
+        del self.reports[:-100]
+
+
+class ClientRecordReader:
+    """Reads one record through HubSpotClient / SalesforceClient."""
+
+    def __init__(self, hubspot: HubSpotClient | None, salesforce: SalesforceClient | None) -> None:
+        self.hubspot = hubspot
+        self.salesforce = salesforce
+
+    async def read_record(
+        self, side: Side, object_type: str, record_id: str, fields: Sequence[str]
+    ) -> dict[str, Any] | None:
+        """The record's values, or None when it does not exist (any more)."""
+        if side is Side.HUBSPOT:
+            if self.hubspot is None:
+                raise RuntimeError("HubSpot is not connected")
+            found = await self.hubspot.read(object_type, [record_id], list(fields))
+        else:
+            if self.salesforce is None:
+                raise RuntimeError("Salesforce is not connected")
+            found = await self.salesforce.read(object_type, [record_id], list(fields) or ["Id"])
+        record = found.get(record_id)
+        return None if record is None else dict(record.values)

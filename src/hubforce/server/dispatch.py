@@ -1,0 +1,112 @@
+"""Where accepted change events go: deduplication, the sync batcher and the workflow engine.
+
+Intakes (webhooks, outbound messages, hooks, the Salesforce poll) call `Dispatcher.submit`
+and return at once; a background task feeds the workflow engine in arrival order, so a
+request is answered before any workflow action runs. `drain()` finishes everything queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Mapping
+
+from hubforce.server.batching import ChangeBatcher
+from hubforce.server.dedupe import EventDeduper
+from hubforce.server.events import ChangeEvent
+from hubforce.sync.model import Side
+from hubforce.workflows.engine import WorkflowEngine
+
+logger = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Dedupes events, queues their ids for targeted syncs and runs workflows on them."""
+
+    def __init__(
+        self,
+        *,
+        batcher: ChangeBatcher | None,
+        workflows: WorkflowEngine | None,
+        pairs: Mapping[tuple[Side, str], str],
+    ) -> None:
+        self.batcher = batcher
+        self.workflows = workflows
+        self.pairs = dict(pairs)  # (side, object type) -> pair name
+        self.deduper = EventDeduper()
+        self._queue: asyncio.Queue[tuple[ChangeEvent, bool]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._working = 0
+        self.accepted = 0
+        self.workflow_errors = 0
+
+    def submit(self, events: Iterable[ChangeEvent]) -> int:
+        """Accept events (never blocks); return how many were new."""
+        new = 0
+        for event in events:
+            fresh, current = self.deduper.admit(event)
+            if not fresh:
+                continue
+            new += 1
+            pair = self.pairs.get((event.side, event.object_type))
+            if pair is not None and self.batcher is not None:
+                self.batcher.add(pair, event.side, [event.object_id])
+            if self.workflows is not None:
+                self._queue.put_nowait((event, current))
+        self.accepted += new
+        return new
+
+    @property
+    def running(self) -> bool:
+        """The workflow loop is alive."""
+        return self._task is not None and not self._task.done()
+
+    @property
+    def idle(self) -> bool:
+        """No workflow event waiting or running and the batcher idle."""
+        batcher_idle = self.batcher is None or self.batcher.idle
+        return self._queue.empty() and self._working == 0 and batcher_idle
+
+    def start(self) -> None:
+        """Start the workflow loop (and the batcher) on the running event loop."""
+        if self.batcher is not None:
+            self.batcher.start()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def drain(self) -> None:
+        """Run every queued workflow event and targeted sync now."""
+        while not self._queue.empty():
+            await self._handle(*self._queue.get_nowait())
+        await self._queue.join()
+        if self.batcher is not None:
+            await self.batcher.drain()
+
+    async def stop(self) -> None:
+        """Finish in-flight work, then stop the loops."""
+        await self.drain()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.batcher is not None:
+            await self.batcher.stop()
+
+    async def _loop(self) -> None:
+        while True:
+            event, current = await self._queue.get()
+            await self._handle(event, current)
+
+    async def _handle(self, event: ChangeEvent, current: bool) -> None:
+        self._working += 1
+        try:
+            if self.workflows is not None:
+                await self.workflows.handle(event, current=current)
+        except Exception:  # a workflow bug must not stop the intake
+            self.workflow_errors += 1
+            logger.exception("workflows failed for %s %s", event.object_type, event.object_id)
+        finally:
+            self._working -= 1
+            self._queue.task_done()

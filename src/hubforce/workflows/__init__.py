@@ -1,0 +1,1 @@
+"""Workflows: trigger -> condition -> actions, declared in the config and run by `hubforce run`."""

@@ -1,0 +1,138 @@
+"""Workflow actions: Salesforce create/update (with assignment), HubSpot update, Slack, webhook.
+
+Each action renders its templated values from the trigger record, performs one call through
+the project's connectors (or httpx for Slack and outbound webhooks) and returns an
+`ActionResult`; a refused record becomes a failed result with the vendor's message, never an
+exception. Results of earlier actions are visible to later ones as `{action1.id}` etc.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import httpx
+
+from hubforce.connectors.records import WriteResult
+from hubforce.workflows.model import (
+    Action,
+    HubSpotUpdate,
+    OutboundWebhook,
+    SalesforceCreate,
+    SalesforceUpdate,
+    SlackPost,
+)
+from hubforce.workflows.runs import ActionResult
+from hubforce.workflows.templates import render, render_values
+
+
+class SalesforceWriter(Protocol):
+    """The part of `SalesforceClient` actions use."""
+
+    async def create(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        auto_assign: bool | str | None = None,
+    ) -> list[WriteResult]:
+        """Create records."""
+
+    async def update(
+        self,
+        sobject: str,
+        updates: Sequence[tuple[str, Mapping[str, Any]]],
+        *,
+        auto_assign: bool | str | None = None,
+    ) -> list[WriteResult]:
+        """Update records."""
+
+
+class HubSpotWriter(Protocol):
+    """The part of `HubSpotClient` actions use."""
+
+    async def update(
+        self, object_type: str, updates: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[WriteResult]:
+        """Update records."""
+
+
+class ActionError(RuntimeError):
+    """An action that cannot run as configured (e.g. no Slack webhook URL)."""
+
+
+def _from_write(name: str, result: WriteResult) -> ActionResult:
+    if result.ok:
+        return ActionResult(name, True, {"id": result.id, "created": result.created})
+    failure = result.failure
+    message = f"{failure.api_code}: {failure.message}" if failure else "refused"
+    return ActionResult(name, False, {"id": result.id}, message)
+
+
+class ActionRunner:
+    """Runs actions against the configured systems."""
+
+    def __init__(
+        self,
+        *,
+        salesforce: SalesforceWriter | None = None,
+        hubspot: HubSpotWriter | None = None,
+        http: httpx.AsyncClient | None = None,
+        slack_webhook_url: str | None = None,
+    ) -> None:
+        self.salesforce = salesforce
+        self.hubspot = hubspot
+        self.http = http
+        self.slack_webhook_url = slack_webhook_url
+
+    async def run(self, index: int, action: Action, record: Mapping[str, Any]) -> ActionResult:
+        """Run one action; `index` names it in results (`action1`, ...)."""
+        name = f"action{index}:{action.type}"
+        if isinstance(action, SalesforceCreate):
+            sf = self._need(self.salesforce, "Salesforce")
+            values = render_values(action.values, record)
+            (result,) = await sf.create(action.sobject, [values], auto_assign=action.assignment)
+            return _from_write(name, result)
+        if isinstance(action, SalesforceUpdate):
+            sf = self._need(self.salesforce, "Salesforce")
+            record_id = render(action.record_id, record)
+            if not record_id:
+                return ActionResult(name, False, error="record_id rendered empty")
+            values = render_values(action.values, record)
+            (result,) = await sf.update(
+                action.sobject, [(record_id, values)], auto_assign=action.assignment
+            )
+            return _from_write(name, result)
+        if isinstance(action, HubSpotUpdate):
+            hs = self._need(self.hubspot, "HubSpot")
+            record_id = render(action.record_id, record)
+            if not record_id:
+                return ActionResult(name, False, error="record_id rendered empty")
+            values = render_values(action.values, record)
+            (result,) = await hs.update(action.object_type, [(record_id, values)])
+            return _from_write(name, result)
+        if isinstance(action, SlackPost):
+            url = self.slack_webhook_url
+            if not url:
+                raise ActionError("slack action needs alerts.slack_webhook_url in the config")
+            body = {"channel": action.channel, "text": render(action.text, record)}
+            return await self._post(name, url, body)
+        if isinstance(action, OutboundWebhook):
+            return await self._post(name, action.url, render_values(action.body, record))
+        raise ActionError(f"unknown action {action!r}")
+
+    @staticmethod
+    def _need(client: Any, system: str) -> Any:
+        if client is None:
+            raise ActionError(f"{system} is not connected in this server")
+        return client
+
+    async def _post(self, name: str, url: str, body: dict[str, Any]) -> ActionResult:
+        http = self._need(self.http, "HTTP")
+        try:
+            response = await http.post(url, json=body, timeout=10.0)
+        except httpx.HTTPError as exc:
+            return ActionResult(name, False, error=f"{type(exc).__name__} posting to the hook")
+        ok = 200 <= response.status_code < 300
+        error = None if ok else f"hook answered HTTP {response.status_code}"
+        return ActionResult(name, ok, {"status": response.status_code}, error)
