@@ -42,6 +42,7 @@ def _register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
     from hubforce.cli import (  # noqa: F401
         config_commands,
+        connect_commands,
         demo,
         emulate,
         failure_commands,
