@@ -10,6 +10,7 @@ retry (or the reconcile) can run it again; a run that failed after an effect kee
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -24,6 +25,8 @@ from hubforce.workflows.templates import template_fields
 from hubforce.workflows.triggers import PreviousValues, fires, idempotency_key
 
 logger = logging.getLogger(__name__)
+
+_ACTION_REF = re.compile(r"^action\d+\.")
 
 
 class RecordReader(Protocol):
@@ -61,7 +64,8 @@ def fields_needed(workflow: Workflow) -> list[str]:
                 for inner in value.values():
                     if isinstance(inner, str):
                         names.update(template_fields(inner))
-    return sorted(names)
+    # Results of earlier actions (`{action1.id}`) and the record's id are filled in, not read.
+    return sorted(n for n in names if not _ACTION_REF.match(n) and n not in ("Id", "hs_object_id"))
 
 
 class WorkflowEngine:
