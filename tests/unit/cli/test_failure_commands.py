@@ -5,10 +5,17 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import httpx
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from hubforce.cli import app
+from hubforce.emulators.common.serve import BackgroundServer
+from hubforce.emulators.hubspot.app import create_app as create_hubspot_app
+from hubforce.emulators.hubspot.settings import HubSpotEmulatorSettings
+from hubforce.emulators.salesforce.app import create_app as create_salesforce_app
+from hubforce.engine.local import EMULATOR_ENV, local_config
 from hubforce.store import NewFailure, open_store
 
 runner = CliRunner()
@@ -146,3 +153,55 @@ def test_a_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "error:" in result.output and "hubforce init" in result.output
     assert "Traceback" not in result.output
+
+
+def test_retry_now_runs_one_cycle_against_the_emulators(tmp_path: Path) -> None:
+    hubspot = create_hubspot_app(HubSpotEmulatorSettings(tier="enterprise"))
+    with BackgroundServer(hubspot) as hs, BackgroundServer(create_salesforce_app()) as sf:
+        for url in (hs.url, sf.url):
+            seeded = httpx.post(
+                f"{url}/__emulator__/seed",
+                json={"seed": 5, "people": 4, "companies": 2, "deals": 1},
+                timeout=30,
+            )
+            assert seeded.status_code == 200
+        store = f"sqlite:///{tmp_path / 'now.db'}"
+        data = local_config(hs.url, sf.url, store).model_dump(mode="json")
+        data["connections"]["hubspot"]["token"] = "${HUBSPOT_TOKEN}"
+        password = data["connections"]["salesforce"]["password"]
+        password["password"] = "${SALESFORCE_PASSWORD}"
+        password["security_token"] = "${SALESFORCE_SECURITY_TOKEN}"
+        password["client_secret"] = "${SALESFORCE_CLIENT_SECRET}"
+        data["alerts"].pop("slack_webhook_url", None)
+        config = tmp_path / "hubforce.yaml"
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        contact = httpx.get(
+            f"{hs.url}/crm/v3/objects/contacts",
+            params={"limit": 1},
+            headers={"Authorization": "Bearer emulator-token"},
+        ).json()["results"][0]["id"]
+        with open_store(store) as opened:
+            opened.failures.record_many(
+                [
+                    NewFailure(
+                        pair="contacts",
+                        side="salesforce",
+                        operation="create",
+                        category="required_field",
+                        message="Required fields are missing: [LastName]",
+                        hubspot_id=contact,
+                    )
+                ]
+            )
+        env = {**EMULATOR_ENV, "COLUMNS": "250"}
+        result = runner.invoke(app, ["retry", "--all", "--now", "-c", str(config)], env=env)
+        assert result.exit_code == 0, result.output
+        assert "1 failure(s) will be retried on the next sync cycle." in result.output
+        assert "Sync run 1" in result.output
+        with open_store(store) as opened:
+            run = opened.runs.latest(kind="sync")
+            left = opened.failures.find(include_resolved=True)
+        assert run is not None and run.status == "succeeded"
+        # The cycle ran and synced the record (a first cycle reads every contact anyway),
+        # which resolves its failure.
+        assert [(f.hubspot_id, f.resolved_at is not None) for f in left] == [(contact, True)]
