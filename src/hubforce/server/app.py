@@ -40,8 +40,10 @@ def build_app(
     *,
     ledger: RunLedger | None = None,
     background: Sequence[Callable[[], Awaitable[None]]] = (),
+    cleanup: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> FastAPI:
-    """The app; `background` coroutines run for the app's lifetime and are cancelled at exit."""
+    """The app; `background` coroutines run for its lifetime; `cleanup` runs last at exit
+    (e.g. closing the API clients, which must happen on the server's own event loop)."""
     tasks: list[asyncio.Task[None]] = []
 
     @contextlib.asynccontextmanager
@@ -59,6 +61,8 @@ def build_app(
                     await task
             tasks.clear()
             await dispatcher.stop()  # in-flight batches and workflow runs finish first
+            for step in cleanup:
+                await step()
 
     app = FastAPI(title="hubforce run", lifespan=lifespan, docs_url=None, redoc_url=None)
     webhooks = build_webhook_router(settings.webhook, dispatcher)
