@@ -84,9 +84,18 @@ class SlackNotifier:
     def send(self, digest: Digest) -> bool:
         """Post `digest`; True if Slack accepted it. Failures are logged, never raised."""
         payload = render_message(digest)
+        request = httpx.Request("POST", self._url.get_secret_value(), json=payload)
+        request.extensions["timeout"] = httpx.Timeout(self._timeout).as_dict()
         try:
-            with httpx.Client(timeout=self._timeout, transport=self._transport) as client:
-                response = client.post(self._url.get_secret_value(), json=payload)
+            # Straight to a transport: httpx.Client logs every request URL at INFO level,
+            # and this URL is the secret.
+            if self._transport is not None:
+                response = self._transport.handle_request(request)
+                response.read()
+            else:
+                with httpx.HTTPTransport() as transport:
+                    response = transport.handle_request(request)
+                    response.read()
         except httpx.HTTPError as exc:
             # The exception text may carry the URL (it holds the secret): log the type only.
             log.warning("slack alert not sent: %s", type(exc).__name__)

@@ -66,9 +66,11 @@ def _digest(count: int = 500) -> Any:
 
 
 def test_digest_is_posted_as_one_message_with_pair_count_example_and_fix(
-    served: tuple[Receiver, str], receiver: Receiver
+    served: tuple[Receiver, str], receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert SlackNotifier(served[1]).send(_digest(500)) is True
+    with caplog.at_level(logging.DEBUG):
+        assert SlackNotifier(served[1]).send(_digest(500)) is True
+    assert "secret-part" not in caplog.text  # the webhook URL is a secret, even in debug logs
     (body,) = receiver.bodies
     assert body["text"] == "hubforce: 1 new failure group"
     (block,) = body["blocks"]
