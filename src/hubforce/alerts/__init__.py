@@ -13,6 +13,7 @@ from hubforce.alerts.digest import (
     Health,
     decide,
 )
+from hubforce.alerts.signals import Signals, signals_from_outcome
 from hubforce.alerts.slack import SlackNotifier, notifier_from_config, render_message
 from hubforce.alerts.state import alert_after_cycle, current_health, load_state, save_state
 
@@ -23,6 +24,7 @@ __all__ = [
     "Digest",
     "GroupHealth",
     "Health",
+    "Signals",
     "SlackNotifier",
     "alert_after_cycle",
     "current_health",
@@ -31,4 +33,5 @@ __all__ = [
     "notifier_from_config",
     "render_message",
     "save_state",
+    "signals_from_outcome",
 ]
