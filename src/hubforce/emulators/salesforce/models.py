@@ -32,10 +32,13 @@ from hubforce.emulators.salesforce.exceptions import (
 from hubforce.emulators.salesforce.ids import make_id, to18
 from hubforce.emulators.salesforce.rules import OrgRules
 from hubforce.emulators.salesforce.schema import SObjectSchema, build_schema
+from hubforce.emulators.salesforce.soql.index import TableIndexes
 from hubforce.emulators.salesforce.validation import check_unique, clean_values, complete_row
 from hubforce.emulators.salesforce.values import wire_datetime
 
 Row = dict[str, Any]
+# Sorted for the incremental-sync query shape (range + ORDER BY on the same dateTime field).
+RANGE_INDEXED = ("SystemModstamp", "LastModifiedDate", "CreatedDate")
 
 
 @dataclass
@@ -113,6 +116,7 @@ class Org:
             (s, f): {} for s, fields in index_fields.items() for f in fields
         }
         self._index_fields = {s: sorted(fs) for s, fs in index_fields.items()}
+        self._new_range_indexes()
         self.rules.reset()
         self.api_usage.reset()
         self.created_at = self.clock.now()
@@ -157,6 +161,7 @@ class Org:
                 self.records[obj.name][to18(str(row["Id"]))] = full
                 if not full.get("IsDeleted"):
                     self._index_add(obj.name, full)
+        self._new_range_indexes()
         self.deleted_log = [(str(a), str(b), str(c)) for a, b, c in state.get("deleted_log", [])]
         self._counters = {str(k): int(v) for k, v in state.get("counters", {}).items()}
 
@@ -207,6 +212,25 @@ class Org:
     def index_row(self, sobject: str, row: Row) -> None:
         """Add a row built outside `create` (bulk seeding) to the lookup indexes."""
         self._index_add(sobject, row)
+        ranges = self._range_indexes.get(sobject)
+        if ranges is not None:
+            ranges.invalidate()  # rebuilt once on the next query, not sorted in row by row
+
+    def _new_range_indexes(self) -> None:
+        self._range_indexes: dict[str, TableIndexes] = {}
+        for name, obj in self.schema.items():
+            fields = [f for f in RANGE_INDEXED if f in obj.fields]
+            if fields:
+                self._range_indexes[name] = TableIndexes(self.records[name], fields)
+
+    def _sync_ranges(self, sobject: str, rid: str) -> None:
+        ranges = self._range_indexes.get(sobject)
+        if ranges is not None:
+            ranges.sync(rid)
+
+    def range_indexes(self, sobject: str) -> TableIndexes | None:
+        """Sorted dateTime indexes over `records[sobject]`, for the SOQL evaluator."""
+        return self._range_indexes.get(sobject)
 
     def _index_remove(self, sobject: str, row: Row) -> None:
         for f in self._index_fields.get(sobject, ()):
@@ -257,6 +281,7 @@ class Org:
                 self.records[sobject][rid] = old
                 if not old["IsDeleted"]:
                     self._index_add(sobject, old)
+            self._sync_ranges(sobject, rid)
         for entry in journal.log:
             if entry in self.deleted_log:
                 self.deleted_log.remove(entry)
@@ -337,6 +362,7 @@ class Org:
             row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p)
         self.records[obj.name][rid] = row
         self._index_add(obj.name, row)
+        self._sync_ranges(obj.name, rid)
         return rid
 
     def create(
@@ -385,6 +411,7 @@ class Org:
         self._remember(obj.name, rid)
         self.records[obj.name][rid] = row
         self._index_add(obj.name, row)
+        self._sync_ranges(obj.name, rid)
         return rid
 
     def update(
@@ -421,6 +448,7 @@ class Org:
         self._index_remove(obj.name, old)
         self.records[obj.name][old["Id"]] = row
         self._index_add(obj.name, row)
+        self._sync_ranges(obj.name, old["Id"])
 
     def touch(self, sobject: str, row: Row, user_id: str | None = None) -> None:
         """Stamp a row as modified now by `user_id` (the integration user by default)."""
@@ -428,6 +456,7 @@ class Org:
         row["LastModifiedDate"] = now
         row["SystemModstamp"] = now
         row["LastModifiedById"] = user_id or self.integration_user_id
+        self._sync_ranges(sobject, row["Id"])  # a stored row touched in place moves in the index
 
     def upsert(
         self,

@@ -58,5 +58,7 @@ def compile_for_org(org: Org, text: str) -> CompiledQuery:
 def run_for_org(org: Org, compiled: CompiledQuery, *, include_deleted: bool) -> list[Row]:
     """The query's rows in result order (stored rows, not copies: render before mutating)."""
     return compiled.run(
-        org.records.get(compiled.sobject, {}).values(), include_deleted=include_deleted
+        org.records.get(compiled.sobject, {}).values(),
+        include_deleted=include_deleted,
+        indexes=org.range_indexes(compiled.sobject),
     )

@@ -2,7 +2,9 @@
 
 Random records and random WHERE / ORDER BY / LIMIT / OFFSET are rendered to SOQL text, run
 through the real parser, compiler and evaluator, and compared with a direct interpretation of
-the same generated structure written with none of the evaluator's shortcuts.
+the same generated structure written with none of the evaluator's shortcuts. Range-shaped
+queries also run through sorted indexes (`TableIndexes`), kept up to date by `sync` across
+random writes, and must give the same rows in the same order.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hubforce.emulators.salesforce.soql.index import TableIndexes
 from tests.unit.emulators.salesforce.soql_fakes import FakeOrg
+
+INDEXED = ["SystemModstamp", "Score"]
 
 NAMES = ["ann", "Ann", "bob", "b%b", "o'neil", "zed", "", "Åsa"]
 STAMPS = [f"2024-01-0{d}T{h:02d}:00:00.000+0000" for d in range(1, 4) for h in (0, 12)]
@@ -230,7 +236,99 @@ def test_range_fast_path_matches_reference(
     limit: int | None,
     include_deleted: bool,
 ) -> None:
-    check(rows, where, order, limit, None, include_deleted)
+    check(rows, where, order, limit, None, include_deleted, indexed=True)
+
+
+# Writes between index builds and queries: (position, new stamp or None to drop the row).
+writes = st.lists(
+    st.tuples(st.integers(0, 40), st.one_of(st.none(), st.sampled_from(STAMPS))), max_size=12
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=records,
+    edits=writes,
+    where=sync_shaped,
+    order=order_keys,
+    limit=st.one_of(st.none(), st.integers(1, 30)),
+    include_deleted=st.booleans(),
+)
+def test_index_kept_by_sync_matches_reference(
+    rows: list[dict[str, Any]],
+    edits: list[tuple[int, str | None]],
+    where: Any,
+    order: list[tuple[str, bool, bool | None]],
+    limit: int | None,
+    include_deleted: bool,
+) -> None:
+    org = FakeOrg()
+    for i, row in enumerate(rows):
+        org.add("Lead", Id=f"00Q{i:012d}AAA", **row)
+    table = org.records["Lead"]
+    indexes = TableIndexes(table, INDEXED)
+    indexes.between("SystemModstamp", None, None)  # build now, so the edits go through sync
+    for n, (position, stamp) in enumerate(edits):
+        rid = f"00Q{position:012d}AAA"
+        if stamp is None:
+            table.pop(rid, None)  # a rolled-back create
+        elif rid in table and n % 2:
+            table[rid]["SystemModstamp"] = stamp  # touched in place
+        else:  # replaced by a new row (an update), or a new row appended
+            old = table.get(rid, {"Name": "new", "Score": n % 3, "Active": True})
+            table[rid] = {**old, "Id": rid, "IsDeleted": False, "SystemModstamp": stamp}
+        indexes.sync(rid)
+    check_table(org, where, order, limit, None, include_deleted, indexes)
+
+
+def test_index_serves_the_sync_query_without_a_scan() -> None:
+    org = FakeOrg()
+    for i in range(50):
+        org.add("Lead", Id=f"00Q{i:012d}AAA", IsDeleted=False, SystemModstamp=STAMPS[i % 6])
+    indexes = TableIndexes(org.records["Lead"], INDEXED)
+    compiled = org.compile(
+        f"SELECT Id FROM Lead WHERE SystemModstamp > {literal(STAMPS[3])} "
+        "ORDER BY SystemModstamp DESC LIMIT 5"
+    )
+    # An empty row list: only the index can supply the answer.
+    picked = compiled.run([], indexes=indexes)
+    expected = [f"00Q{i:012d}AAA" for i in (5, 11, 17, 23, 29)]
+    assert [r["Id"] for r in picked] == expected
+    assert compiled.run([], indexes=TableIndexes(org.records["Lead"], ["Score"])) == []
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        "SystemModstamp ASC, Name ASC",
+        "SystemModstamp DESC, Name ASC",
+        "SystemModstamp ASC, Name DESC",
+        "SystemModstamp DESC",
+    ],
+)
+@pytest.mark.parametrize("limit", [1, 3, 40, 65, 132, 150, 700])
+def test_index_matches_a_scan_across_chunks_and_ties(order: str, limit: int) -> None:
+    # 1,500 rows over 6 stamps (wide ties), names running against insertion order and a filter
+    # that drops most rows, so the index is read in several chunks and ties cross the LIMIT.
+    org = FakeOrg()
+    for i in range(1500):
+        org.add(
+            "Lead",
+            Id=f"00Q{i:012d}AAA",
+            IsDeleted=i % 11 == 0,
+            Name=f"n{(1500 - i) % 97:03d}",
+            Score=i % 7,
+            SystemModstamp=STAMPS[(i * 5) % 6],
+        )
+    text = (
+        f"SELECT Id FROM Lead WHERE SystemModstamp >= {literal(STAMPS[1])} AND Score = 3 "
+        f"ORDER BY {order} LIMIT {limit}"
+    )
+    compiled = org.compile(text)
+    indexes = TableIndexes(org.records["Lead"], INDEXED)
+    scanned = compiled.run(org.records["Lead"].values())
+    assert len(scanned) == min(limit, 163)  # 163 rows match in all
+    assert compiled.run([], indexes=indexes) == scanned
 
 
 def check(
@@ -240,11 +338,27 @@ def check(
     limit: int | None,
     offset: int | None,
     include_deleted: bool,
+    *,
+    indexed: bool = False,
 ) -> None:
     """Run one generated query both ways and compare the ids in order."""
     org = FakeOrg()
     for i, row in enumerate(rows):
         org.add("Lead", Id=f"00Q{i:012d}AAA", **row)
+    indexes = TableIndexes(org.records["Lead"], INDEXED) if indexed else None
+    check_table(org, where, order, limit, offset, include_deleted, indexes)
+
+
+def check_table(
+    org: FakeOrg,
+    where: Any,
+    order: list[tuple[str, bool, bool | None]],
+    limit: int | None,
+    offset: int | None,
+    include_deleted: bool,
+    indexes: TableIndexes | None,
+) -> None:
+    """Run one query on the org's Leads (through `indexes` too, if given) and the reference."""
     text = "SELECT Id FROM Lead"
     if where is not None:
         text += f" WHERE {soql(where)}"
@@ -270,4 +384,10 @@ def check(
     start = offset or 0
     expected = expected[start : None if limit is None else start + limit]
 
-    assert org.ids(text, include_deleted=include_deleted) == [r["Id"] for r in expected], text
+    wanted = [r["Id"] for r in expected]
+    assert org.ids(text, include_deleted=include_deleted) == wanted, text
+    if indexes is not None:
+        compiled = org.compile(text)
+        table = org.records["Lead"].values()
+        got = compiled.run(table, include_deleted=include_deleted, indexes=indexes)
+        assert [r["Id"] for r in got] == wanted, text

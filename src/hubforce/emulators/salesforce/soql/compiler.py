@@ -198,7 +198,12 @@ class Resolver:
 
         return chained
 
-    def _range_scan(self, cond: ast.Condition) -> RowsFilter | None:
+    def range_tests(self, cond: ast.Condition) -> list[tuple[str, str, Any]]:
+        """The (field, op, literal) range tests ANDed at the top of `cond` (for an index)."""
+        operands = cond.operands if isinstance(cond, ast.And) else (cond,)
+        return [test for c in operands if (test := self._range_test(c)) is not None]
+
+    def _range_test(self, cond: ast.Condition) -> tuple[str, str, Any] | None:
         if not isinstance(cond, ast.Comparison) or cond.op not in _RANGE_OPS:
             return None
         column = self.column(cond.field)
@@ -207,7 +212,11 @@ class Resolver:
         lit = self.literal(column, cond.field, cond.value)
         if lit is None or isinstance(lit, Bounds):
             return None
-        return range_rows_filter(column.field, cond.op, lit)
+        return column.field, cond.op, lit
+
+    def _range_scan(self, cond: ast.Condition) -> RowsFilter | None:
+        test = self._range_test(cond)
+        return None if test is None else range_rows_filter(*test)
 
     def _compare(self, column: Column, op: str, lit: Any) -> Predicate:
         get = self.getter(column)

@@ -17,6 +17,7 @@ from hubforce.emulators.salesforce.soql.compiler import (
     follow,
 )
 from hubforce.emulators.salesforce.soql.errors import MalformedQueryError, point_at
+from hubforce.emulators.salesforce.soql.index import IndexSpan, TableIndexes
 from hubforce.emulators.salesforce.soql.parser import parse_soql
 from hubforce.emulators.salesforce.soql.scans import RowsFilter
 from hubforce.emulators.salesforce.soql.schema import (
@@ -47,6 +48,7 @@ class _Shape:
     """The nested output of a SELECT list: direct fields and parent objects, in query order."""
 
     fields: dict[str, Column | _Parent] = field(default_factory=dict)
+    plain_names: tuple[str, ...] | None = None  # the field names when none is a parent
 
 
 @dataclass
@@ -70,9 +72,24 @@ class CompiledQuery:
     fetch: ParentFetch
     shape: _Shape
     getters: list[Getter]
+    range_tests: list[tuple[str, str, Any]] = field(default_factory=list)
 
-    def run(self, rows: Collection[Row], *, include_deleted: bool = False) -> list[Row]:
-        """The matching rows in result order, after OFFSET and LIMIT."""
+    def run(
+        self,
+        rows: Collection[Row],
+        *,
+        include_deleted: bool = False,
+        indexes: TableIndexes | None = None,
+    ) -> list[Row]:
+        """The matching rows in result order, after OFFSET and LIMIT.
+
+        With `indexes` (sorted indexes over the same rows), a range test on the first ORDER BY
+        field reads only the rows in range, already in order, instead of scanning them all.
+        """
+        if indexes is not None:
+            picked = self._run_indexed(indexes, include_deleted)
+            if picked is not None:
+                return picked
         # One pass over the rows: with 100,000 of them, touching each row costs the most.
         if self.rows_filter is not None:
             kept = self.rows_filter(rows, include_deleted)
@@ -88,9 +105,46 @@ class CompiledQuery:
         kept = _ordered(kept, self.order, end)
         return kept[self.offset : end]
 
+    def _run_indexed(self, indexes: TableIndexes, include_deleted: bool) -> list[Row] | None:
+        """`run` through the index on the first ORDER BY field; None when it cannot help."""
+        name = self.order[0].plain_field if self.order else None
+        if name is None or self.rows_filter is None or self.count:
+            return None
+        low = high = None
+        for test_field, op, k in self.range_tests:
+            if test_field != name:
+                continue
+            # Bounds only narrow the candidates (inclusive): rows_filter applies the exact tests.
+            if op in (">", ">="):
+                low = k if low is None else max(low, k)
+            else:
+                high = k if high is None else min(high, k)
+        if low is None and high is None:
+            return None
+        span = indexes.between(name, low, high)
+        if span is None:
+            return None
+        end = None if self.limit is None else self.offset + self.limit
+        if end == 0:
+            return []
+        if end is None:
+            kept = self.rows_filter(span.rows(), include_deleted)
+        else:
+            kept = _leading(span, self.rows_filter, include_deleted, name, end, self.order[0])
+        return _ordered(kept, self.order, end)[self.offset : end]
+
     def render(self, row: Row, version: str) -> dict[str, Any]:
         """One record as the REST query result shows it, parents nested with attributes."""
-        return _render(row, self.sobject, self.shape, version, self.fetch)
+        names = self.shape.plain_names
+        if names is None:
+            return _render(row, self.sobject, self.shape, version, self.fetch)
+        # No parent paths (the usual sync query): one dict, no per-field type tests.
+        url = f"/services/data/v{version}/sobjects/{self.sobject}/{row.get('Id')}"
+        out: dict[str, Any] = {"attributes": {"type": self.sobject, "url": url}}
+        get = row.get
+        for name in names:
+            out[name] = get(name)
+        return out
 
     def flat(self, row: Row) -> list[Any]:
         """One record as a list of values in SELECT order (for Bulk CSV)."""
@@ -131,6 +185,7 @@ def compile_query(
         fetch=fetch,
         shape=_shape_of(columns),
         getters=[resolver.getter(c) for c in columns],
+        range_tests=resolver.range_tests(query.where) if query.where is not None else [],
     )
 
 
@@ -153,6 +208,50 @@ def _sort_key(resolver: Resolver, item: ast.OrderKey) -> SortKey:
         item.descending,
         plain,
     )
+
+
+def _leading(
+    span: IndexSpan,
+    keep: RowsFilter,
+    include_deleted: bool,
+    name: str,
+    count: int,
+    first: SortKey,
+) -> list[Row]:
+    """The first `count` kept rows of the span in `first`'s direction, plus rows tying with the
+    edge one: whatever the further ORDER BY keys, the result's rows are among these.
+
+    The span is filtered a chunk at a time from the right end, so a LIMIT query over a wide
+    range touches about `count` rows, not the whole range.
+    """
+    chunk = max(2 * count, 512)
+    kept: list[Row] = []
+    done = 0
+    while done < len(span):
+        if first.descending:
+            stop = len(span) - done
+            kept = keep(span.rows(max(0, stop - chunk), stop), include_deleted) + kept
+        else:
+            kept += keep(span.rows(done, done + chunk), include_deleted)
+        done += chunk
+        if len(kept) > count:
+            edge = kept[-count] if first.descending else kept[count - 1]
+            outer = kept[0] if first.descending else kept[-1]
+            if outer[name] != edge[name]:
+                break  # no row further out can tie with the edge row
+    if len(kept) <= count:
+        return kept
+    if first.descending:
+        cut = len(kept) - count
+        edge_value = kept[cut][name]
+        while cut > 0 and kept[cut - 1][name] == edge_value:
+            cut -= 1
+        return kept[cut:]
+    stop = count
+    edge_value = kept[stop - 1][name]
+    while stop < len(kept) and kept[stop][name] == edge_value:
+        stop += 1
+    return kept[:stop]
 
 
 def _ordered(rows: list[Row], order: list[SortKey], end: int | None) -> list[Row]:
@@ -201,6 +300,8 @@ def _shape_of(columns: list[Column]) -> _Shape:
                 shape.fields[hop.relationship] = node
             shape = node.shape
         shape.fields[column.field] = column
+    if not any(isinstance(node, _Parent) for node in root.fields.values()):
+        root.plain_names = tuple(root.fields)
     return root
 
 
