@@ -46,6 +46,7 @@ def _register_commands() -> None:
         demo,
         emulate,
         failure_commands,
+        run_commands,
         sync_commands,
     )
 

@@ -7,7 +7,6 @@ finish before returning, which is what uvicorn's SIGTERM handling waits for.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -39,28 +38,26 @@ def build_app(
     dispatcher: Dispatcher,
     *,
     ledger: RunLedger | None = None,
-    background: Sequence[Callable[[], Awaitable[None]]] = (),
+    on_start: Sequence[Callable[[], None]] = (),
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     cleanup: Sequence[Callable[[], Awaitable[None]]] = (),
+    ready: Callable[[], bool] = lambda: True,
 ) -> FastAPI:
-    """The app; `background` coroutines run for its lifetime; `cleanup` runs last at exit
-    (e.g. closing the API clients, which must happen on the server's own event loop)."""
-    tasks: list[asyncio.Task[None]] = []
+    """The app. At start-up `on_start` runs after the dispatcher starts (e.g. the scheduler);
+    at shutdown `on_stop` runs first (jobs finish), then the dispatcher drains, then `cleanup`
+    (e.g. closing API clients, which must happen on the server's own event loop)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         dispatcher.start()
-        for job in background:
-            tasks.append(asyncio.create_task(_forever(job)))
+        for start in on_start:
+            start()
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            tasks.clear()
-            await dispatcher.stop()  # in-flight batches and workflow runs finish first
+            for stop in on_stop:
+                await stop()
+            await dispatcher.stop()  # in-flight batches and workflow runs finish
             for step in cleanup:
                 await step()
 
@@ -73,8 +70,7 @@ def build_app(
     app.include_router(build_hooks_router(dispatcher, settings.hook_token))
 
     def checks() -> dict[str, bool]:
-        running = dispatcher.running
-        return {"dispatcher": running, "background": all(not t.done() for t in tasks)}
+        return {"dispatcher": dispatcher.running, "scheduler": ready()}
 
     app.include_router(build_health_router(checks))
 
@@ -84,12 +80,3 @@ def build_app(
         return {"runs": [run.as_dict() for run in runs]}
 
     return app
-
-
-async def _forever(job: Callable[[], Awaitable[None]]) -> None:
-    try:
-        await job()
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        logger.exception("background job stopped")

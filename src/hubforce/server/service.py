@@ -1,0 +1,153 @@
+"""Assembling `hubforce run` from a config: clients, engine, dispatcher, scheduler, app.
+
+`build_service` opens nothing by itself; `serve` runs uvicorn and the scheduler on one event
+loop. uvicorn turns SIGTERM/SIGINT into a lifespan shutdown, which stops the scheduler (the
+running poll or cycle finishes and is recorded), drains queued syncs and workflow runs, then
+closes the clients and the store.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from hubforce.config import HubforceConfig
+from hubforce.engine.context import SyncContext
+from hubforce.engine.cycle import run_cycle
+from hubforce.engine.runner import sync_context
+from hubforce.errors import ConfigError
+from hubforce.server.adapters import ClientRecordReader, CycleSyncTarget, pair_index
+from hubforce.server.app import ServerSettings, build_app
+from hubforce.server.batching import ChangeBatcher, PairLocks
+from hubforce.server.dispatch import Dispatcher
+from hubforce.server.scheduler import SalesforcePoller, Scheduler, reconcile_job
+from hubforce.server.webhooks import WebhookSettings
+from hubforce.sync.model import Side
+from hubforce.workflows.actions import ActionRunner
+from hubforce.workflows.engine import WorkflowEngine
+from hubforce.workflows.model import Schedule, Workflow, WorkflowsConfig
+from hubforce.workflows.runs import MemoryLedger
+
+WEBHOOK_SECRET_ENV = "HUBFORCE_WEBHOOK_SECRET"
+HOOK_TOKEN_ENV = "HUBFORCE_HOOK_TOKEN"
+SALESFORCE_ORG_ENV = "HUBFORCE_SALESFORCE_ORG_ID"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where to listen and the public URL HubSpot posts to (for v3 signatures)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+
+
+def server_settings(
+    config: HubforceConfig, options: RunOptions, env: Mapping[str, str] | None = None
+) -> ServerSettings:
+    """Secrets from the environment; the webhook secret defaults to the OAuth app's."""
+    env = os.environ if env is None else env
+    secret = env.get(WEBHOOK_SECRET_ENV, "")
+    oauth = config.connections.hubspot.oauth
+    if not secret and oauth is not None:
+        secret = oauth.client_secret.get_secret_value()
+    if not secret and config.schedule.webhooks:
+        raise ConfigError(
+            "configuration",
+            "connections.hubspot",
+            "HubSpot webhooks need the app's client secret to verify signatures",
+            hint=f"set {WEBHOOK_SECRET_ENV}, or use an OAuth app in connections.hubspot, "
+            "or set schedule.webhooks: false",
+        )
+    public = options.public_url.rstrip("/") + "/webhooks/hubspot" if options.public_url else None
+    return ServerSettings(
+        WebhookSettings(secret, public_url=public),
+        hook_token=env.get(HOOK_TOKEN_ENV) or None,
+        salesforce_org_id=env.get(SALESFORCE_ORG_ENV) or None,
+    )
+
+
+def workflows_of(config: HubforceConfig) -> WorkflowsConfig:
+    """The config's workflows, validated (ConfigError names the bad one)."""
+    try:
+        return WorkflowsConfig.model_validate({"workflows": config.workflows})
+    except ValueError as exc:
+        raise ConfigError("configuration", "workflows", str(exc)) from None
+
+
+def build_service(
+    config: HubforceConfig, ctx: SyncContext, settings: ServerSettings, http: httpx.AsyncClient
+) -> FastAPI:
+    """The app with its dispatcher, engine, scheduler and workflows bound to `ctx`."""
+    locks = PairLocks()
+    index = pair_index(ctx.mappings)
+    ledger = MemoryLedger()
+    slack = config.alerts.slack_webhook_url
+    workflows = workflows_of(config).workflows
+    engine = WorkflowEngine(
+        workflows,
+        reader=ClientRecordReader(ctx.hubspot, ctx.salesforce),
+        runner=ActionRunner(
+            salesforce=ctx.salesforce,
+            hubspot=ctx.hubspot,
+            http=http,
+            slack_webhook_url=slack.get_secret_value() if slack else None,
+        ),
+        ledger=ledger,
+    )
+    dispatcher = Dispatcher(
+        batcher=ChangeBatcher(CycleSyncTarget(ctx), locks),
+        workflows=engine,
+        pairs=index,
+    )
+    pairs = sorted({pair for pair in index.values()})
+
+    async def run_pair(pair: str) -> None:
+        await run_cycle(replace(ctx, options=replace(ctx.options, pairs=(pair,))))
+
+    scheduler = Scheduler()
+    scheduler.every(
+        config.schedule.reconcile_seconds, "reconcile", reconcile_job(pairs, locks, run_pair)
+    )
+    sobjects = [name for side, name in index if side is Side.SALESFORCE]
+    poller = SalesforcePoller(ctx.salesforce, dispatcher, sobjects)
+    scheduler.every(config.schedule.salesforce_poll_seconds, "salesforce-poll", poller.poll)
+    for workflow in workflows:
+        if isinstance(workflow.trigger, Schedule) and workflow.enabled:
+            every = workflow.trigger.every_seconds
+            scheduler.every(every, f"workflow:{workflow.name}", _scheduled(engine, workflow))
+    return build_app(
+        settings,
+        dispatcher,
+        ledger=ledger,
+        on_start=[scheduler.start],
+        on_stop=[scheduler.stop],
+        ready=lambda: scheduler.running,
+    )
+
+
+def _scheduled(engine: WorkflowEngine, workflow: Workflow) -> Callable[[], Awaitable[None]]:
+    seconds = workflow.trigger.every_seconds if isinstance(workflow.trigger, Schedule) else 60
+
+    async def job() -> None:
+        # One run per time slot: a restart inside the slot does not run it twice.
+        await engine.run_scheduled(workflow, int(time.time() // seconds))
+
+    return job
+
+
+async def serve(config: HubforceConfig, options: RunOptions) -> None:
+    """Run `hubforce run` until SIGTERM/SIGINT."""
+    settings = server_settings(config, options)
+    async with sync_context(config) as ctx, httpx.AsyncClient() as http:
+        app = build_service(config, ctx, settings, http)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=options.host, port=options.port, log_level="info")
+        )
+        await server.serve()
