@@ -139,6 +139,15 @@ def test_retry_all_marks_everything_and_needs_a_selection(store_url: str) -> Non
         assert len(store.failures.retryable(now=T0)) == 13
 
 
+def test_retry_all_of_one_pair_leaves_the_other_pairs_alone(store_url: str) -> None:
+    result = runner.invoke(app, ["retry", "--store", store_url, "--all", "--pair", "deals"])
+    assert result.exit_code == 0, result.output
+    assert "1 failure(s) will be retried" in result.output
+    with open_store(store_url) as store:
+        due = store.failures.retryable(now=T0)
+    assert [(f.pair, f.hubspot_id) for f in due] == [("deals", "900")]
+
+
 def test_the_store_comes_from_the_config_file(store_url: str, tmp_path: Path) -> None:
     config = tmp_path / "hubforce.yaml"
     config.write_text(CONFIG.replace("STORE_URL", store_url))
