@@ -29,15 +29,15 @@ class TableIndexes:
         self._indexed: dict[str, dict[str, _Entry]] = {}  # field -> id -> its current entry
         self._seq: dict[str, int] = {}
         self._next_seq = 0
-        self._stale = True
+        self._live: set[str] = set()  # fields whose entries are up to date (built on first use)
 
     def invalidate(self) -> None:
-        """Rows changed without `sync`: rebuild on the next query."""
-        self._stale = True
+        """Rows changed without `sync`: rebuild each field's entries when next queried."""
+        self._live.clear()
 
     def sync(self, record_id: str) -> None:
         """Bring the entries of one row up to date after it was written, added or removed."""
-        if self._stale:
+        if not self._live:
             return
         row = self.table.get(record_id)
         if row is None:
@@ -46,10 +46,10 @@ class TableIndexes:
             self._seq[record_id] = self._next_seq
             self._next_seq += 1
         try:
-            for name in self.fields:
+            for name in self._live:
                 self._move(name, record_id, row)
         except TypeError:
-            self._stale = True  # a value that does not compare with the others: rebuild later
+            self._live.clear()  # a value that does not compare with the others: rebuild later
 
     def _move(self, name: str, record_id: str, row: Row | None) -> None:
         entries, indexed = self._entries[name], self._indexed[name]
@@ -73,28 +73,29 @@ class TableIndexes:
         if name not in self.fields:
             return None
         try:
-            if self._stale:
-                self._rebuild()
+            if name not in self._live:
+                self._rebuild(name)
             entries = self._entries[name]
             start = 0 if low is None else bisect_left(entries, (low,))
             end = len(entries) if high is None else bisect_right(entries, (high, _AFTER_ALL))
         except TypeError:
-            self._stale = True  # mixed value types: let the caller scan instead
+            self._live.clear()  # mixed value types: let the caller scan instead
             return None
         return IndexSpan(entries, start, end)
 
-    def _rebuild(self) -> None:
-        self._seq = {rid: n for n, rid in enumerate(self.table)}
-        self._next_seq = len(self._seq)
-        for name in self.fields:
-            indexed = {
-                rid: (value, self._seq[rid], row)
-                for rid, row in self.table.items()
-                if (value := row.get(name)) is not None
-            }
-            self._entries[name] = sorted(indexed.values())
-            self._indexed[name] = indexed
-        self._stale = False
+    def _rebuild(self, name: str) -> None:
+        if not self._live:  # numbering shared by the live fields must not change under them
+            self._seq = {rid: n for n, rid in enumerate(self.table)}
+            self._next_seq = len(self._seq)
+        seq = self._seq
+        indexed = {
+            rid: (value, seq[rid], row)
+            for rid, row in self.table.items()
+            if (value := row.get(name)) is not None
+        }
+        self._entries[name] = sorted(indexed.values())
+        self._indexed[name] = indexed
+        self._live.add(name)
 
 
 class IndexSpan:
