@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -19,23 +20,28 @@ from typing import Any
 import httpx
 import pytest
 
+from hubforce.connectors.governor import hubspot_governor
+from hubforce.connectors.http import RetryPolicy
 from hubforce.emulators.common.serve import BackgroundServer
 from hubforce.emulators.hubspot.app import create_app as create_hubspot_app
 from hubforce.emulators.hubspot.form_models import CONTACT_US_GUID
 from hubforce.emulators.hubspot.settings import HubSpotEmulatorSettings
 from hubforce.emulators.salesforce.app import create_app as create_salesforce_app
 from hubforce.engine.local import local_config
-from hubforce.engine.runner import hubspot_client, salesforce_client
-from hubforce.server.adapters import ClientRecordReader
+from hubforce.engine.runner import hubspot_client, salesforce_client, sync_context
+from hubforce.server.adapters import ClientRecordReader, CycleSyncTarget
 from hubforce.server.app import ServerSettings, build_app
 from hubforce.server.batching import ChangeBatcher
 from hubforce.server.dispatch import Dispatcher
+from hubforce.server.scheduler import SalesforcePoller
+from hubforce.server.service import build_service
 from hubforce.server.webhooks import WebhookSettings
 from hubforce.sync.model import Side
 from hubforce.workflows.actions import ActionRunner
 from hubforce.workflows.engine import WorkflowEngine
 from hubforce.workflows.model import WorkflowsConfig
 from hubforce.workflows.runs import MemoryLedger
+from tests.e2e.conftest import Harness, _no_sleep
 
 SECRET = "e2e-webhook-secret"
 HS_SETTINGS = HubSpotEmulatorSettings(tier="enterprise")
@@ -249,3 +255,113 @@ def _signed(url: str, body: bytes, timestamp: int) -> dict[str, str]:
         "X-HubSpot-Signature-v3": base64.b64encode(digest).decode(),
         "X-HubSpot-Request-Timestamp": str(timestamp),
     }
+
+
+# -- the assembled service against the engine (emulators in process, one event loop) --------
+
+WORLD = {"people": 20, "companies": 5, "deals": 4}
+HOOK_TOKEN = "hook-token-e2e"
+
+
+def _linked(h: Harness, sobject: str) -> tuple[str, str]:
+    for contact in h.hs_all("contacts", "email"):
+        link = h.link("contacts", Side.HUBSPOT, contact["id"])
+        if link is not None and link.salesforce_type == sobject:
+            return contact["id"], link.salesforce_id
+    raise AssertionError(f"no contact linked to a {sobject}")
+
+
+def test_email_changes_reach_the_other_side_through_the_service(harness: Harness) -> None:
+    harness.seed(**WORLD)
+    harness.sync()
+    hs_contact, sf_contact = _linked(harness, "Contact")
+    hs_lead, sf_lead = _linked(harness, "Lead")
+    harness.hs_patch("contacts", hs_contact, {"email": "moved.hs@example.com"})
+    url = "http://hubforce.test/webhooks/hubspot"
+
+    async def read_sf(sobject: str, record_id: str) -> str:
+        body = await harness._call(
+            Side.SALESFORCE, "GET", f"{V}/sobjects/{sobject}/{record_id}", None
+        )
+        return str(body["Email"])
+
+    async def read_hs(record_id: str) -> str:
+        path = f"/crm/v3/objects/contacts/{record_id}"
+        body = await harness._call(Side.HUBSPOT, "GET", path, None, params={"properties": "email"})
+        return str(body["properties"]["email"])
+
+    async def go() -> tuple[int, int, int]:
+        settings = ServerSettings(WebhookSettings(SECRET, public_url=url), hook_token=HOOK_TOKEN)
+        async with (
+            sync_context(
+                harness.config,
+                store=harness.store,
+                transports=harness.transports,
+                policy=RetryPolicy(sleep=_no_sleep),
+                governors={Side.HUBSPOT: hubspot_governor(burst=100_000, search_per_second=10_000)},
+            ) as ctx,
+            httpx.AsyncClient() as http,
+        ):
+            app = build_service(harness.config, ctx, settings, http)
+            dispatcher: Dispatcher = app.state.dispatcher
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://hubforce.test") as c:
+                now = int(time.time() * 1000)
+                body = json.dumps(
+                    [
+                        {
+                            "eventId": 7,
+                            "subscriptionId": 1,
+                            "portalId": 62515,
+                            "appId": 1,
+                            "occurredAt": now,
+                            "subscriptionType": "contact.propertyChange",
+                            "attemptNumber": 0,
+                            "objectId": int(hs_contact),
+                            "propertyName": "email",
+                            "propertyValue": "moved.hs@example.com",
+                        }
+                    ]
+                ).encode()
+                webhook = await c.post(url, content=body, headers=_signed(url, body, now))
+                await dispatcher.drain()
+                # HubSpot -> Salesforce by webhook (the Lead is untouched so far).
+                assert await read_sf("Contact", sf_contact) == "moved.hs@example.com"
+                assert await read_hs(hs_lead) != "moved.sf@example.com"
+                poll_from = int(time.time() * 1000) - 1000
+                await harness._call(
+                    Side.SALESFORCE,
+                    "PATCH",
+                    f"{V}/sobjects/Lead/{sf_lead}",
+                    {"Email": "moved.sf@example.com"},
+                )
+                poller = SalesforcePoller(
+                    ctx.salesforce, dispatcher, ["Lead"], now_ms=lambda: poll_from
+                )
+                polled = await poller.poll()
+                await dispatcher.drain()
+                # Salesforce -> HubSpot by the poll.
+                assert await read_hs(hs_lead) == "moved.sf@example.com"
+                cycles_before = len(dispatcher_target(dispatcher).reports)
+                hook = await c.post(
+                    "/hooks/sync",
+                    json={
+                        "records": [{"side": "salesforce", "object_type": "Lead", "id": sf_lead}]
+                    },
+                    headers={"Authorization": f"Bearer {HOOK_TOKEN}"},
+                )
+                await dispatcher.drain()
+                assert len(dispatcher_target(dispatcher).reports) == cycles_before + 1
+            return webhook.status_code, hook.status_code, polled
+
+    webhook_status, hook_status, polled = harness.run(go())
+    assert (webhook_status, hook_status) == (204, 202)
+    assert polled >= 1
+
+
+def dispatcher_target(dispatcher: Dispatcher) -> CycleSyncTarget:
+    """The service's targeted-sync adapter (to count the cycles it ran)."""
+    assert dispatcher.batcher is not None
+    target = dispatcher.batcher.target
+    assert isinstance(target, CycleSyncTarget)
+    return target
