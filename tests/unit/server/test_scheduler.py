@@ -89,7 +89,7 @@ def test_reconcile_waits_for_a_targeted_sync_of_the_same_pair() -> None:
 
         reconcile = reconcile_job(["companies", "contacts"], locks, run_pair)
         await _until(lambda: bool(log))
-        running = asyncio.create_task(reconcile())
+        running: asyncio.Future[object] = asyncio.ensure_future(reconcile())
         await _until(lambda: "reconcile companies" in log)
         assert "reconcile contacts" not in log  # blocked by the targeted sync's lock
         target.release.set()
