@@ -32,7 +32,7 @@ from hubforce.sync.model import Side
 from hubforce.workflows.actions import ActionRunner
 from hubforce.workflows.engine import WorkflowEngine
 from hubforce.workflows.model import Schedule, Workflow, WorkflowsConfig
-from hubforce.workflows.runs import MemoryLedger
+from hubforce.workflows.store_ledger import StoreLedger
 
 WEBHOOK_SECRET_ENV = "HUBFORCE_WEBHOOK_SECRET"
 HOOK_TOKEN_ENV = "HUBFORCE_HOOK_TOKEN"
@@ -87,7 +87,7 @@ def build_service(
     """The app with its dispatcher, engine, scheduler and workflows bound to `ctx`."""
     locks = PairLocks()
     index = pair_index(ctx.mappings)
-    ledger = MemoryLedger()
+    ledger = StoreLedger(ctx.store)  # idempotency keys survive restarts
     slack = config.alerts.slack_webhook_url
     workflows = workflows_of(config).workflows
     engine = WorkflowEngine(

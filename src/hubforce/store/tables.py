@@ -157,3 +157,18 @@ credentials = Table(
     Column("ciphertext", LargeBinary, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+# Workflow runs (hubforce run). The key is the run's idempotency key (workflow + the trigger
+# change's identity): claiming it is an INSERT, so a redelivered webhook finds it taken even
+# across processes. `detail` holds trigger, inputs, action results and the error.
+workflow_runs = Table(
+    "workflow_runs",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("workflow", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    Column("detail", JsonText, nullable=False),
+    Index(None, "started_at"),
+)

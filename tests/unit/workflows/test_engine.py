@@ -16,7 +16,7 @@ from hubforce.sync.model import Side
 from hubforce.workflows.actions import ActionRunner
 from hubforce.workflows.engine import WorkflowEngine, fields_needed
 from hubforce.workflows.model import Workflow, WorkflowsConfig
-from hubforce.workflows.runs import MemoryLedger
+from hubforce.workflows.runs import MemoryLedger, RunLedger
 
 FORM_TO_LEAD = {
     "name": "form-to-lead",
@@ -107,7 +107,7 @@ def form_event(
 
 
 def engine(
-    sf: FakeSalesforce, hs: FakeHubSpot, reader: FakeReader, ledger: MemoryLedger | None = None
+    sf: FakeSalesforce, hs: FakeHubSpot, reader: FakeReader, ledger: RunLedger | None = None
 ) -> WorkflowEngine:
     workflows = WorkflowsConfig.model_validate({"workflows": [FORM_TO_LEAD]}).workflows
     runner = ActionRunner(salesforce=sf, hubspot=hs)
