@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hubforce.emulators.common.app import build_emulator_app
 from hubforce.emulators.salesforce.bulk import build_bulk_router
 from hubforce.emulators.salesforce.config import OrgConfig, default_config, load_config
+from hubforce.emulators.salesforce.dispatch import HotRoutes
 from hubforce.emulators.salesforce.exceptions import (
     JsonParserError,
     MethodNotAllowed,
@@ -112,19 +113,25 @@ def create_app(settings: SalesforceEmulatorSettings | None = None) -> FastAPI:
         "max_body_bytes": settings.max_body_bytes,
         "internal_key": internal_key,
     }
+    error_handlers: dict[type[Exception], Any] = {
+        SalesforceApiError: handle_api_error,
+        StarletteHTTPException: _http_error,
+        RequestValidationError: _validation_error,
+    }
+
+    def hot_routes(fallback: ASGIApp) -> ASGIApp:
+        return HotRoutes(fallback, error_handlers=error_handlers, server_error=handle_server_error)
+
     app = build_emulator_app(
         title="hubforce Salesforce emulator",
         backend=org,
         routers=[*build_routers(), build_query_router(), build_bulk_router()],
         render_fault=render_fault,
         server_error=handle_server_error,
-        exception_handlers={
-            SalesforceApiError: handle_api_error,
-            StarletteHTTPException: _http_error,
-            RequestValidationError: _validation_error,
-        },
+        exception_handlers=error_handlers,
         default_latency_ms=lambda: settings.default_latency_ms,
-        inner_middleware=[(SalesforceGuard, guard_options)],
+        # Only the outer guard dispatches: /composite subrequests keep the plain app path.
+        inner_middleware=[(SalesforceGuard, {**guard_options, "dispatch": hot_routes})],
     )
     app.state.sessions = sessions
     app.state.internal_app = _internal_app(app, guard_options)

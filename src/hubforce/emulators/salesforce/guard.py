@@ -8,6 +8,7 @@ acting user id and the API version are left in `request.state.sf_user_id` / `.sf
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,8 +42,11 @@ class SalesforceGuard:
         sessions: SessionStore,
         max_body_bytes: int,
         internal_key: str = "",
+        dispatch: Callable[[ASGIApp], ASGIApp] | None = None,
     ) -> None:
         self.app = app
+        # Admitted API requests go here: `dispatch(app)` may answer hot routes itself.
+        self.api_app = dispatch(app) if dispatch is not None else app
         self.internal_key = internal_key.encode()
         self.org = org
         self.sessions = sessions
@@ -77,7 +81,7 @@ class SalesforceGuard:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_usage)
+        await self.api_app(scope, receive, send_with_usage)
 
     def _usage_header(self) -> bytes:
         usage = self.org.api_usage
