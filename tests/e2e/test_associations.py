@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -46,13 +47,17 @@ def test_contact_account_lookup_becomes_a_hubspot_association(harness: Harness) 
             "DELETE",
             f"/crm/v4/objects/contacts/{contact.hubspot_id}/associations/companies/{old}",
         )
+    harness.hs_patch("contacts", contact.hubspot_id, {"city": "Braga"})  # HubSpot edits too
+    # The Salesforce edit is the newer one (its clock keeps seconds: move it on, and the
+    # engine's with it), so it wins even if the contact is re-read within the overlap.
+    harness.call(Side.SALESFORCE, "POST", "/__emulator__/clock", {"advance_seconds": 5})
     harness.sf_patch("Contact", contact.salesforce_id, {"AccountId": account})
 
-    harness.sync()
+    harness.sync(clock=lambda: int(time.time() * 1000) + 10_000)
 
     assert _associated(harness, "contacts", contact.hubspot_id) == [company]
     harness.reset_stats()
-    assert harness.sync().writes == 0
+    assert harness.sync(clock=lambda: int(time.time() * 1000) + 10_000).writes == 0
 
 
 def test_deal_company_association_becomes_the_opportunity_account(harness: Harness) -> None:
