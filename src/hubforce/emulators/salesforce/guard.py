@@ -91,20 +91,28 @@ class SalesforceGuard:
         match = _VERSION_RE.match(scope["path"])
         if not match or not MIN_VERSION <= int(match.group(1)) <= MAX_VERSION:
             raise NotFound("The requested resource does not exist")
-        headers: dict[bytes, bytes] = dict(scope.get("headers", []))
-        auth = headers.get(b"authorization", b"").decode("latin-1")
+        raw_auth = length = composite = None
+        # One pass over the raw header list, no dict built: this runs on every API call.
+        # A repeated header counts by its last value, as a dict of the list would have it.
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                raw_auth = value
+            elif name == b"content-length":
+                length = value
+            elif name == b"x-hubforce-composite":
+                composite = value
+        auth = raw_auth.decode("latin-1") if raw_auth is not None else ""
         scheme, _, token = auth.partition(" ")
         if scheme.lower() not in ("bearer", "oauth") or not token.strip():
             raise InvalidSessionId("Session expired or invalid")
         user_id = self.sessions.user_of(token.strip(), self.org.integration_user_id)
         if not self.org.api_enabled:
             raise ApiDisabledForOrg("The REST API is not enabled for this Organization.")
-        length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             raise RequestEntityTooLarge(
                 f"Request body exceeds the maximum size of {self.max_body_bytes} bytes"
             )
-        if self.internal_key and headers.get(b"x-hubforce-composite") == self.internal_key:
+        if self.internal_key and composite == self.internal_key:
             return user_id, f"{match.group(1)}.0"  # a /composite subrequest: already counted
         if not self.org.api_usage.try_acquire():
             raise RequestLimitExceeded("TotalRequests Limit exceeded.")
