@@ -34,45 +34,17 @@ from hubforce.server.app import ServerSettings, build_app
 from hubforce.server.batching import ChangeBatcher
 from hubforce.server.dispatch import Dispatcher
 from hubforce.server.scheduler import SalesforcePoller
-from hubforce.server.service import build_service
+from hubforce.server.service import build_service, workflows_of
 from hubforce.server.webhooks import WebhookSettings
 from hubforce.sync.model import Side
 from hubforce.workflows.actions import ActionRunner
 from hubforce.workflows.engine import WorkflowEngine
-from hubforce.workflows.model import WorkflowsConfig
 from hubforce.workflows.runs import MemoryLedger
 from tests.e2e.conftest import Harness, _no_sleep
 
 SECRET = "e2e-webhook-secret"
 HS_SETTINGS = HubSpotEmulatorSettings(tier="enterprise")
 V = "/services/data/v62.0"
-WORKFLOWS = {
-    "workflows": [
-        {
-            "name": "form-to-lead",
-            "trigger": {
-                "type": "hubspot.form_submitted",
-                "form": CONTACT_US_GUID,
-                "form_name": "Contact us",
-            },
-            "condition": 'email is not empty and lifecyclestage != "customer"',
-            "actions": [
-                {
-                    "type": "salesforce.create",
-                    "sobject": "Lead",
-                    "values": {
-                        "FirstName": "{firstname}",
-                        "LastName": "{lastname}",
-                        "Company": "{company}",
-                        "Email": "{email}",
-                        "LeadSource": "Web",
-                    },
-                    "assignment": True,
-                }
-            ],
-        }
-    ]
-}
 
 
 class RecordingTarget:
@@ -134,7 +106,7 @@ def stack(tmp_path: Any) -> Iterator[Stack]:
         hubspot, salesforce = hubspot_client(config), salesforce_client(config)
         ledger, target = MemoryLedger(), RecordingTarget()
         workflows = WorkflowEngine(
-            WorkflowsConfig.model_validate(WORKFLOWS).workflows,
+            workflows_of(config).workflows,  # the default config's seed workflow
             reader=ClientRecordReader(hubspot, salesforce),
             runner=ActionRunner(salesforce=salesforce, hubspot=hubspot),
             ledger=ledger,

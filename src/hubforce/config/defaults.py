@@ -195,5 +195,22 @@ alerts:
   # slack_webhook_url: ${SLACK_WEBHOOK_URL}
   on_recovery: true
 
-workflows: []
+workflows:                             # run by `hubforce run` (trigger -> condition -> actions)
+  - name: form-to-lead                 # a "Contact us" submission becomes an assigned Lead
+    trigger:
+      type: hubspot.form_submitted
+      form: 0d6a3b52-1c4e-4f7a-9b2d-3e5f6a7b8c90   # your form's GUID
+      form_name: Contact us            # webhooks name the form only by its name
+    condition: 'email is not empty and lifecyclestage != "customer"'
+    actions:
+      - type: salesforce.create
+        sobject: Lead
+        values:
+          FirstName: "{firstname}"
+          LastName: "{lastname|[not provided]}"     # required by Salesforce
+          Company: "{company|[not provided]}"
+          Email: "{email}"
+          Phone: "{phone}"
+          LeadSource: Web
+        assignment: true               # Sforce-Auto-Assign: TRUE, or an assignment rule id
 """

@@ -2,7 +2,8 @@
 
 Intakes (webhooks, outbound messages, hooks, the Salesforce poll) call `Dispatcher.submit`
 and return at once; a background task feeds the workflow engine in arrival order, so a
-request is answered before any workflow action runs. `drain()` finishes everything queued.
+request is answered before any workflow action runs. A change's targeted sync is queued once
+its workflows ran (see `_handle`). `drain()` finishes everything queued.
 """
 
 from __future__ import annotations
@@ -49,11 +50,10 @@ class Dispatcher:
             if not fresh:
                 continue
             new += 1
-            pair = self.pairs.get((event.side, event.object_type))
-            if pair is not None and self.batcher is not None:
-                self.batcher.add(pair, event.side, [event.object_id])
             if self.workflows is not None:
-                self._queue.put_nowait((event, current))
+                self._queue.put_nowait((event, current))  # its sync is queued after workflows
+            else:
+                self._queue_sync(event)
         self.accepted += new
         return new
 
@@ -108,5 +108,13 @@ class Dispatcher:
             self.workflow_errors += 1
             logger.exception("workflows failed for %s %s", event.object_type, event.object_id)
         finally:
+            # After the workflows: a Lead a workflow just created is then found by the sync's
+            # e-mail matching instead of being created a second time by the targeted sync.
+            self._queue_sync(event)
             self._working -= 1
             self._queue.task_done()
+
+    def _queue_sync(self, event: ChangeEvent) -> None:
+        pair = self.pairs.get((event.side, event.object_type))
+        if pair is not None and self.batcher is not None:
+            self.batcher.add(pair, event.side, [event.object_id])

@@ -2,7 +2,8 @@
 
 Only plain field names are allowed between braces (no attribute access, indexing, conversions
 or format specs, unlike `str.format`), so a template can never reach anything but the record's
-values. `{{` and `}}` write literal braces; a missing or empty field renders as "".
+values. `{{` and `}}` write literal braces; a missing or empty field renders as "", or as the
+fallback after a bar: `{company|Unknown}` (Salesforce requires a Lead's LastName and Company).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_.]*)\}|[{}]")
+_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_.]*)(?:\|([^{}]*))?\}|[{}]")
 
 
 class TemplateError(ValueError):
@@ -45,7 +46,8 @@ def render(template: str, record: Mapping[str, Any]) -> str:
         if token == "}}":
             return "}"
         value = record.get(match.group(1))
-        return "" if value is None else str(value)
+        text = "" if value is None else str(value)
+        return text if text.strip() else (match.group(2) or "")
 
     return _FIELD.sub(substitute, template).strip()
 

@@ -33,3 +33,10 @@ def test_render_values_leaves_non_strings() -> None:
         {"LastName": "{lastname}", "NumberOfEmployees": 5, "Flag": True}, {"lastname": "Doe"}
     )
     assert out == {"LastName": "Doe", "NumberOfEmployees": 5, "Flag": True}
+
+
+def test_fallback_after_a_bar_fills_missing_or_blank_fields() -> None:
+    assert render("{company|[not provided]}", {"company": "  "}) == "[not provided]"
+    assert render("{company|[not provided]}", {"company": "Acme"}) == "Acme"
+    assert render("{lastname|Unknown}", {}) == "Unknown"
+    assert template_fields("{a|x} {b}") == ["a", "b"]
