@@ -12,14 +12,23 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+import yaml
 
+from hubforce.config.defaults import DEFAULT_CONFIG_YAML
 from hubforce.connectors.governor import hubspot_governor
 from hubforce.connectors.http import RetryPolicy
 from hubforce.emulators.common.serve import BackgroundServer
@@ -27,7 +36,7 @@ from hubforce.emulators.hubspot.app import create_app as create_hubspot_app
 from hubforce.emulators.hubspot.form_models import CONTACT_US_GUID
 from hubforce.emulators.hubspot.settings import HubSpotEmulatorSettings
 from hubforce.emulators.salesforce.app import create_app as create_salesforce_app
-from hubforce.engine.local import local_config
+from hubforce.engine.local import EMULATOR_ENV, local_config
 from hubforce.engine.runner import hubspot_client, salesforce_client, sync_context
 from hubforce.server.adapters import ClientRecordReader, CycleSyncTarget
 from hubforce.server.app import ServerSettings, build_app
@@ -36,6 +45,8 @@ from hubforce.server.dispatch import Dispatcher
 from hubforce.server.scheduler import SalesforcePoller
 from hubforce.server.service import build_service, workflows_of
 from hubforce.server.webhooks import WebhookSettings
+from hubforce.store import open_store
+from hubforce.store.tables import workflow_runs
 from hubforce.sync.model import Side
 from hubforce.workflows.actions import ActionRunner
 from hubforce.workflows.engine import WorkflowEngine
@@ -337,3 +348,89 @@ def dispatcher_target(dispatcher: Dispatcher) -> CycleSyncTarget:
     target = dispatcher.batcher.target
     assert isinstance(target, CycleSyncTarget)
     return target
+
+
+# -- the real command: `hubforce run` in a subprocess, stopped with SIGTERM -------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_hubforce_run_serves_the_seed_workflow_and_stops_on_sigterm(tmp_path: Path) -> None:
+    with (
+        BackgroundServer(create_hubspot_app(HS_SETTINGS)) as hs_server,
+        BackgroundServer(create_salesforce_app()) as sf_server,
+        httpx.Client(base_url=hs_server.url) as hs,
+    ):
+        store_url = f"sqlite:///{tmp_path / 'state.db'}"
+        data = yaml.safe_load(DEFAULT_CONFIG_YAML)
+        data["connections"] = {
+            "hubspot": {"base_url": hs_server.url, "token": "${HUBSPOT_TOKEN}"},
+            "salesforce": {
+                "login_url": sf_server.url,
+                "instance_url": sf_server.url,
+                "api_version": "62.0",
+                "password": {
+                    "username": "admin@hubforce-emulator.example",
+                    "password": "${SALESFORCE_PASSWORD}",
+                    "security_token": "${SALESFORCE_SECURITY_TOKEN}",
+                    "client_id": "hubforce-emulator-consumer-key",
+                    "client_secret": "${SALESFORCE_CLIENT_SECRET}",
+                },
+            },
+            "store": {"url": store_url},
+        }
+        config_file = tmp_path / "hubforce.yaml"
+        config_file.write_text(yaml.safe_dump(data, sort_keys=False))
+        port = _free_port()
+        env = {**os.environ, **EMULATOR_ENV, "HUBFORCE_WEBHOOK_SECRET": SECRET}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hubforce", "run", "-c", str(config_file), "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            app_url = f"http://127.0.0.1:{port}"
+
+            def ready() -> bool:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                try:
+                    return httpx.get(app_url + "/readyz").status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            wait_until(ready, timeout=30, what="hubforce run to be ready")
+            webhooks = {
+                "targetUrl": app_url + "/webhooks/hubspot",
+                "clientSecret": SECRET,
+                "flushIntervalMs": 20,
+                "subscriptions": [{"subscriptionType": "contact.propertyChange"}],
+            }
+            hs.headers["Authorization"] = "Bearer emulator-token"
+            assert hs.put("/__emulator__/webhooks", json=webhooks).status_code == 200
+            path = f"/submissions/v3/integration/submit/{HS_SETTINGS.portal_id}/{CONTACT_US_GUID}"
+            fields = {"email": "linus@example.com", "firstname": "Linus"}
+            body = {"fields": [{"name": k, "value": v} for k, v in fields.items()]}
+            assert hs.post(path, json=body).status_code == 200
+
+            def succeeded() -> bool:
+                runs = httpx.get(app_url + "/status/workflows").json()["runs"]
+                return [r["status"] for r in runs] == ["succeeded"]
+
+            wait_until(succeeded, what="the workflow run")
+            process.send_signal(signal.SIGTERM)
+            output = process.communicate(timeout=30)[0].decode()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 0, output
+    assert "Shutting down" in output and "Traceback" not in output
+    with open_store(store_url) as store, store.engine.connect() as conn:
+        rows = conn.execute(sa.select(workflow_runs.c.workflow, workflow_runs.c.status)).all()
+    assert [tuple(r) for r in rows] == [("form-to-lead", "succeeded")]

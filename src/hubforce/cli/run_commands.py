@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
+from types import FrameType
 
 import typer
 from rich.console import Console
@@ -12,6 +14,10 @@ from hubforce.cli import app
 from hubforce.cli.sync_commands import CONFIG_OPTION, _load, fail
 from hubforce.errors import HubforceError
 from hubforce.server.service import RunOptions, serve, server_settings, workflows_of
+
+
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 @app.command("run")
@@ -32,6 +38,9 @@ def run(
     try:
         server_settings(settings, options)  # fail before listening when secrets are missing
         workflows_of(settings)
+        # uvicorn handles SIGTERM (graceful shutdown), then re-raises it to the handler that was
+        # there before: this one, so that a finished graceful shutdown exits with status 0.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
         asyncio.run(serve(settings, options))
     except HubforceError as exc:
         raise fail(console, exc) from None
