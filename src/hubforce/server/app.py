@@ -17,8 +17,9 @@ from fastapi import FastAPI
 from hubforce.server.dispatch import Dispatcher
 from hubforce.server.health import build_health_router
 from hubforce.server.hooks import build_hooks_router
+from hubforce.server.metrics import build_metrics_router
 from hubforce.server.outbound import build_outbound_router
-from hubforce.server.webhooks import WebhookSettings, build_webhook_router
+from hubforce.server.webhooks import WebhookCounters, WebhookSettings, build_webhook_router
 from hubforce.workflows.runs import RunLedger
 
 logger = logging.getLogger(__name__)
@@ -62,10 +63,10 @@ def build_app(
                 await step()
 
     app = FastAPI(title="hubforce run", lifespan=lifespan, docs_url=None, redoc_url=None)
-    webhooks = build_webhook_router(settings.webhook, dispatcher)
-    app.state.webhook_counters = webhooks.counters  # type: ignore[attr-defined]
+    counters = WebhookCounters()
+    app.state.webhook_counters = counters
     app.state.dispatcher = dispatcher
-    app.include_router(webhooks)
+    app.include_router(build_webhook_router(settings.webhook, dispatcher, counters))
     app.include_router(build_outbound_router(dispatcher, settings.salesforce_org_id))
     app.include_router(build_hooks_router(dispatcher, settings.hook_token))
 
@@ -73,6 +74,7 @@ def build_app(
         return {"dispatcher": dispatcher.running, "scheduler": ready()}
 
     app.include_router(build_health_router(checks))
+    app.include_router(build_metrics_router(dispatcher, counters))
 
     @app.get("/status/workflows")
     async def workflow_runs(limit: int = 50) -> dict[str, object]:

@@ -55,12 +55,12 @@ def _refuse(status: int, message: str) -> JSONResponse:
     return JSONResponse({"status": "error", "message": message}, status_code=status)
 
 
-def build_webhook_router(settings: WebhookSettings, dispatcher: Dispatcher) -> APIRouter:
-    """The HubSpot webhook route bound to `settings` and `dispatcher`."""
+def build_webhook_router(
+    settings: WebhookSettings, dispatcher: Dispatcher, counters: WebhookCounters
+) -> APIRouter:
+    """The HubSpot webhook route bound to `settings` and `dispatcher`, counting in `counters`."""
     router = APIRouter()
     replays = ReplayGuard()
-    counters = WebhookCounters()
-    router.counters = counters  # type: ignore[attr-defined]  # read by the app for metrics
 
     @router.post("/webhooks/hubspot", status_code=204)
     async def hubspot_webhook(request: Request) -> Response:

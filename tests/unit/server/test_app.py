@@ -236,3 +236,20 @@ def test_health_and_readiness_follow_the_lifespan() -> None:
         return codes
 
     assert run(go()) == [200, 503, 200]
+
+
+def test_metrics_expose_outcomes() -> None:
+    async def go() -> str:
+        server = Server()
+        await server.post_events([event(1, 11)])
+        await server.post_events([event(1, 11, attempt=1)], ts=NOW + 1)
+        await server.client.post("/webhooks/hubspot", content=b"[]")
+        await server.dispatcher.drain()
+        return (await server.client.get("/metrics")).text
+
+    text = run(go())
+    assert 'hubforce_webhook_requests_total{outcome="accepted"} 2.0' in text
+    assert 'hubforce_webhook_requests_total{outcome="bad_signature"} 1.0' in text
+    assert 'hubforce_change_events_total{outcome="duplicate"} 1.0' in text
+    assert 'hubforce_targeted_syncs_total{outcome="ok"} 1.0' in text
+    assert "hubforce_idle 1.0" in text
