@@ -19,10 +19,16 @@ from hubforce.server.events import ChangeEvent
 from hubforce.sync.model import Side
 from hubforce.workflows.actions import ActionError, ActionRunner
 from hubforce.workflows.conditions import Node, matches, parse_condition
-from hubforce.workflows.model import Schedule, Workflow
+from hubforce.workflows.model import FormSubmitted, Schedule, Workflow
 from hubforce.workflows.runs import RunLedger, WorkflowRun
 from hubforce.workflows.templates import template_fields
-from hubforce.workflows.triggers import PreviousValues, fires, idempotency_key
+from hubforce.workflows.triggers import (
+    FORM_NAME_PROPERTY,
+    PreviousValues,
+    fires,
+    form_matches,
+    idempotency_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +59,8 @@ def fields_needed(workflow: Workflow) -> list[str]:
     names: set[str] = set()
     if workflow.condition:
         names |= _condition_fields(parse_condition(workflow.condition))
+    if isinstance(workflow.trigger, FormSubmitted):
+        names.add(FORM_NAME_PROPERTY)
     where = getattr(workflow.trigger, "where", None)
     if where:
         names |= _condition_fields(parse_condition(where))
@@ -136,6 +144,10 @@ class WorkflowEngine:
             **record,
             "Id" if event.side is Side.SALESFORCE else "hs_object_id": event.object_id,
         }
+        if isinstance(workflow.trigger, FormSubmitted) and not form_matches(
+            workflow.trigger, record
+        ):
+            return await self._skip(workflow, key, trigger, "another form")
         where = getattr(workflow.trigger, "where", None)
         if not matches(where, record) or not matches(workflow.condition, record):
             return await self._skip(workflow, key, trigger, "condition not met", record)

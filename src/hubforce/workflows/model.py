@@ -54,7 +54,8 @@ def _check_templates(values: dict[str, Any]) -> dict[str, Any]:
 
 
 class FormSubmitted(_Strict):
-    """A HubSpot form submission (seen as the contact's new `recent_conversion_event_name`)."""
+    """A HubSpot form submission (the contact's `recent_conversion_date` changes; the form is
+    recognised by the record's `recent_conversion_event_name`)."""
 
     type: Literal["hubspot.form_submitted"]
     form: str = Field(min_length=1, description="form GUID (recorded with each run)")

@@ -1,8 +1,10 @@
 """Matching change events against workflow triggers.
 
 HubSpot webhooks name neither the form of a submission nor a property's old value, so:
-- a form submission is the contact's `recent_conversion_event_name` changing to the form's
-  name (or "<page>: <form name>"), which HubSpot sets on every submission;
+- a form submission is a change of the contact's `recent_conversion_date` (new on every
+  submission, even a repeated one of the same form); which form it was is then checked on the
+  record's `recent_conversion_event_name` ("<form name>" or "<page>: <form name>"), see
+  `form_matches`. Subscribe to `contact.propertyChange` of `recent_conversion_date`;
 - "changed from X" compares with the last value this server saw for that record and
   property (`PreviousValues`); when none was seen, a `from` trigger does not fire.
 """
@@ -10,6 +12,8 @@ HubSpot webhooks name neither the form of a submission nor a property's old valu
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
 
 from hubforce.server.events import ChangeEvent
 from hubforce.sync.model import Side
@@ -22,7 +26,8 @@ from hubforce.workflows.model import (
     Trigger,
 )
 
-FORM_PROPERTY = "recent_conversion_event_name"
+FORM_DATE_PROPERTY = "recent_conversion_date"
+FORM_NAME_PROPERTY = "recent_conversion_event_name"
 
 
 class PreviousValues:
@@ -46,20 +51,26 @@ class PreviousValues:
         return known, previous
 
 
-def _is_form(trigger: FormSubmitted, event: ChangeEvent) -> bool:
-    if event.object_type != "contacts" or event.kind != "propertyChange":
-        return False
-    if event.property_name != FORM_PROPERTY or not event.property_value:
-        return False
-    value = event.property_value
-    return value == trigger.form_name or value.endswith(f": {trigger.form_name}")
+def _is_form(event: ChangeEvent) -> bool:
+    return (
+        event.object_type == "contacts"
+        and event.kind == "propertyChange"
+        and event.property_name == FORM_DATE_PROPERTY
+        and bool(event.property_value)
+    )
+
+
+def form_matches(trigger: FormSubmitted, record: Mapping[str, Any]) -> bool:
+    """True if the record's latest conversion was a submission of the trigger's form."""
+    name = str(record.get(FORM_NAME_PROPERTY) or "")
+    return name == trigger.form_name or name.endswith(f": {trigger.form_name}")
 
 
 def fires(trigger: Trigger, event: ChangeEvent, previous: tuple[bool, str | None]) -> bool:
     """True if `event` fires `trigger` (the trigger's condition is checked later, on the record)."""
     hubspot = event.side is Side.HUBSPOT
     if isinstance(trigger, FormSubmitted):
-        return hubspot and _is_form(trigger, event)
+        return hubspot and _is_form(event)
     if isinstance(trigger, RecordCreated):
         return hubspot and event.object_type == trigger.object_type and event.kind == "creation"
     if isinstance(trigger, PropertyChanged):

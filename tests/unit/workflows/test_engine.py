@@ -91,9 +91,7 @@ class FakeReader:
         return None if record is None else {k: record.get(k) for k in fields}
 
 
-def form_event(
-    contact: str, event_id: str = "1", at: int = 1000, name: str = "Landing: Contact us"
-) -> ChangeEvent:
+def form_event(contact: str, event_id: str = "1", at: int = 1000) -> ChangeEvent:
     return ChangeEvent(
         Side.HUBSPOT,
         "contacts",
@@ -101,8 +99,8 @@ def form_event(
         "propertyChange",
         at,
         event_id,
-        "recent_conversion_event_name",
-        name,
+        "recent_conversion_date",
+        str(at),
     )
 
 
@@ -114,7 +112,13 @@ def engine(
     return WorkflowEngine(workflows, reader=reader, runner=runner, ledger=ledger or MemoryLedger())
 
 
-JANE = {"email": "jane@example.com", "lastname": "Doe", "company": "Acme", "lifecyclestage": "lead"}
+JANE = {
+    "email": "jane@example.com",
+    "lastname": "Doe",
+    "company": "Acme",
+    "lifecyclestage": "lead",
+    "recent_conversion_event_name": "Landing: Contact us",
+}
 
 
 def test_form_submission_creates_one_assigned_lead_and_writes_back() -> None:
@@ -127,27 +131,40 @@ def test_form_submission_creates_one_assigned_lead_and_writes_back() -> None:
         # Redelivery (new eventId, same change) and a duplicate: nothing runs again.
         assert await eng.handle(form_event("51", event_id="99")) == []
         assert await eng.handle(form_event("51")) == []
+        # A later submission of the same form is a new trigger.
+        assert [r.status for r in await eng.handle(form_event("51", at=2000))] == ["succeeded"]
 
     asyncio.run(go())
-    assert sf.created == [
-        ("Lead", {"LastName": "Doe", "Company": "Acme", "Email": "jane@example.com"}, True)
+    lead = ("Lead", {"LastName": "Doe", "Company": "Acme", "Email": "jane@example.com"}, True)
+    assert sf.created == [lead, lead]
+    assert hs.updates == [
+        ("contacts", "51", {"sf_lead_id": "00Q000000000000001"}),
+        ("contacts", "51", {"sf_lead_id": "00Q000000000000002"}),
     ]
-    assert hs.updates == [("contacts", "51", {"sf_lead_id": "00Q000000000000001"})]
-    assert sorted(reader.reads[0][1]) == ["company", "email", "lastname", "lifecyclestage"]
+    assert sorted(reader.reads[0][1]) == [
+        "company",
+        "email",
+        "lastname",
+        "lifecyclestage",
+        "recent_conversion_event_name",
+    ]
 
 
 def test_other_form_condition_and_stale_events_do_nothing() -> None:
     customer = {**JANE, "lifecyclestage": "customer"}
-    sf, hs, reader = FakeSalesforce(), FakeHubSpot(), FakeReader({"51": JANE, "52": customer})
+    newsletter = {**JANE, "recent_conversion_event_name": "Landing: Newsletter"}
+    records = {"51": JANE, "52": customer, "53": newsletter}
+    sf, hs, reader = FakeSalesforce(), FakeHubSpot(), FakeReader(records)
     eng = engine(sf, hs, reader)
     ledger = eng.ledger
 
     async def go() -> None:
-        assert await eng.handle(form_event("51", name="Landing: Newsletter")) == []
+        (other,) = await eng.handle(form_event("53"))
+        assert (other.status, other.error) == ("skipped", "another form")
         assert await eng.handle(form_event("51", at=5), current=False) == []
         runs = await eng.handle(form_event("52"))
         assert [(r.status, r.error) for r in runs] == [("skipped", "condition not met")]
-        assert len(await ledger.recent()) == 1
+        assert len(await ledger.recent()) == 2
 
     asyncio.run(go())
     assert sf.created == []
@@ -171,7 +188,13 @@ def test_refused_create_is_recorded_and_may_run_again() -> None:
 
 def test_fields_needed_reads_condition_and_templates() -> None:
     workflow = Workflow.model_validate(FORM_TO_LEAD)
-    assert fields_needed(workflow) == ["company", "email", "lastname", "lifecyclestage"]
+    assert fields_needed(workflow) == [
+        "company",
+        "email",
+        "lastname",
+        "lifecyclestage",
+        "recent_conversion_event_name",
+    ]
 
 
 def test_config_errors_name_the_problem() -> None:
