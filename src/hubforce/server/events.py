@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from hubforce.sync.model import Side
@@ -47,6 +48,16 @@ class ChangeEvent:
             self.property_name or "",
             str(self.occurred_at),
         )
+
+
+def iso_ms(value: object) -> int | None:
+    """Epoch ms of a Salesforce ISO datetime ("2026-01-02T03:04:05.000+0000"), None if not one."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
 
 
 def _required(item: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:

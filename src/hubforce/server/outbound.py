@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request, Response
 
 from hubforce.server.dispatch import Dispatcher
-from hubforce.server.events import ChangeEvent, MalformedPayload
+from hubforce.server.events import ChangeEvent, MalformedPayload, iso_ms
 from hubforce.sync.model import Side
 
 logger = logging.getLogger(__name__)
@@ -104,6 +104,24 @@ def parse_outbound(body: bytes) -> OutboundMessage:
     )
 
 
+def to_event(notification: OutboundNotification) -> ChangeEvent:
+    """The change a notification reports. Its time is the record's SystemModstamp (or
+    LastModifiedDate) when the message sends it, so a redelivery is the same change; add one of
+    them to the outbound message's fields. Created when CreatedDate equals that time."""
+    fields = notification.fields
+    stamp = iso_ms(fields.get("SystemModstamp")) or iso_ms(fields.get("LastModifiedDate"))
+    created = iso_ms(fields.get("CreatedDate"))
+    occurred = stamp if stamp is not None else int(time.time() * 1000)
+    return ChangeEvent(
+        side=Side.SALESFORCE,
+        object_type=notification.sobject,
+        object_id=notification.record_id,
+        kind="created" if created is not None and created == stamp else "updated",
+        occurred_at=occurred,
+        event_id=notification.notification_id or f"{notification.record_id}:{occurred}",
+    )
+
+
 def _soap(status: int, ok: bool) -> Response:
     return Response(ack(ok), status_code=status, media_type="text/xml; charset=utf-8")
 
@@ -125,18 +143,7 @@ def build_outbound_router(dispatcher: Dispatcher, organization_id: str | None) -
         if organization_id and message.organization_id[:15] != organization_id[:15]:
             logger.warning("refused outbound message from another org")
             return _soap(401, False)
-        now = int(time.time() * 1000)
-        dispatcher.submit(
-            ChangeEvent(
-                side=Side.SALESFORCE,
-                object_type=n.sobject,
-                object_id=n.record_id,
-                kind="updated",
-                occurred_at=now,
-                event_id=n.notification_id or f"{n.record_id}:{now}",
-            )
-            for n in message.notifications
-        )
+        dispatcher.submit(to_event(n) for n in message.notifications)
         return _soap(200, True)
 
     return router

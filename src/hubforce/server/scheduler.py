@@ -16,26 +16,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 
 from hubforce.connectors.salesforce.client import SalesforceClient
 from hubforce.server.batching import PairLocks
 from hubforce.server.dispatch import Dispatcher
-from hubforce.server.events import ChangeEvent
+from hubforce.server.events import ChangeEvent, iso_ms
 from hubforce.sync.model import Side
 
 logger = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[object]]
-
-
-def _ms(value: object) -> int | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
-    except ValueError:
-        return None
 
 
 class SalesforcePoller:
@@ -65,7 +55,7 @@ class SalesforcePoller:
             events: list[ChangeEvent] = []
             async for page in self.client.changed_since(sobject, since, ["CreatedDate"]):
                 for record in page.records:
-                    created = _ms(record.values.get("CreatedDate"))
+                    created = iso_ms(record.values.get("CreatedDate"))
                     kind = "created" if created is not None and created >= since else "updated"
                     events.append(
                         ChangeEvent(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import xml.etree.ElementTree as ET
 
 import httpx
 import pytest
 
 from hubforce.server.events import MalformedPayload
-from hubforce.server.outbound import OUTBOUND_NS, SOAP_NS, parse_outbound
+from hubforce.server.outbound import OUTBOUND_NS, SOAP_NS, parse_outbound, to_event
 from hubforce.sync.model import Side
 from tests.unit.server.test_app import ORG, Server
 
@@ -90,4 +91,39 @@ def test_route_acknowledges_and_queues_a_targeted_sync() -> None:
     results, server = asyncio.run(go())
     assert results == [(200, "true"), (401, "false"), (400, "false")]
     # Only Lead belongs to a configured pair in the test server; Contact is ignored for sync.
+    assert server.target.calls == [("contacts", Side.SALESFORCE, ["00Q000000000001AAA"])]
+
+
+def test_redelivered_notification_is_the_same_change() -> None:
+    stamped = MESSAGE.replace(
+        "<sf:Email>jane@example.com</sf:Email>",
+        "<sf:Email>jane@example.com</sf:Email>"
+        "<sf:CreatedDate>2026-11-28T10:00:00.000Z</sf:CreatedDate>"
+        "<sf:SystemModstamp>2026-11-28T10:00:00.000+0000</sf:SystemModstamp>",
+    )
+    first = to_event(parse_outbound(stamped.encode()).notifications[0])
+    again = to_event(parse_outbound(stamped.encode()).notifications[0])
+    assert first.dedupe_key == again.dedupe_key
+    assert (first.kind, first.occurred_at) == ("created", 1_795_860_000_000)
+    edited = stamped.replace(
+        "<sf:SystemModstamp>2026-11-28T10:00:00", "<sf:SystemModstamp>2026-11-28T11:00:00"
+    )
+    assert to_event(parse_outbound(edited.encode()).notifications[0]).kind == "updated"
+
+    # Only the stamped Lead: an unstamped notification is timed on arrival (not deduplicated).
+    lead_only = re.sub(
+        r"<Notification>\s*<Id>04l000000000002AAA.*?</Notification>", "", stamped, flags=re.S
+    )
+    assert "003000000000001AAA" not in lead_only
+
+    async def go() -> Server:
+        server = Server()
+        for _ in range(2):
+            response = await server.client.post("/salesforce/outbound", content=lead_only.encode())
+            assert response.status_code == 200
+        await server.dispatcher.drain()
+        return server
+
+    server = asyncio.run(go())
+    assert server.dispatcher.deduper.duplicates == 1
     assert server.target.calls == [("contacts", Side.SALESFORCE, ["00Q000000000001AAA"])]
