@@ -98,6 +98,23 @@ class Stack:
         return snapshot
 
 
+def salesforce_session(url: str) -> httpx.Client:
+    """An httpx client logged in to the Salesforce emulator (password grant)."""
+    client = httpx.Client(base_url=url)
+    token = client.post(
+        "/services/oauth2/token",
+        data={
+            "grant_type": "password",
+            "client_id": "hubforce-emulator-consumer-key",
+            "client_secret": "hubforce-emulator-consumer-secret",
+            "username": "admin@hubforce-emulator.example",
+            "password": "emulator-password" + "EMULATORSECURITYTOKEN",
+        },
+    ).json()["access_token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
 def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
     """Poll `check` until it holds or the deadline passes."""
     deadline = time.monotonic() + timeout
@@ -137,19 +154,8 @@ def stack(tmp_path: Any) -> Iterator[Stack]:
         with (
             BackgroundServer(app) as app_server,
             httpx.Client(base_url=hs_server.url, headers={"Authorization": "Bearer t"}) as hs,
-            httpx.Client(base_url=sf_server.url) as sf,
+            salesforce_session(sf_server.url) as sf,
         ):
-            token = sf.post(
-                "/services/oauth2/token",
-                data={
-                    "grant_type": "password",
-                    "client_id": "hubforce-emulator-consumer-key",
-                    "client_secret": "hubforce-emulator-consumer-secret",
-                    "username": "admin@hubforce-emulator.example",
-                    "password": "emulator-password" + "EMULATORSECURITYTOKEN",
-                },
-            ).json()["access_token"]
-            sf.headers["Authorization"] = f"Bearer {token}"
             webhooks = {
                 "targetUrl": app_server.url + "/webhooks/hubspot",
                 "clientSecret": SECRET,
@@ -385,6 +391,7 @@ def test_hubforce_run_serves_the_seed_workflow_and_stops_on_sigterm(tmp_path: Pa
             "store": {"url": store_url},
         }
         config_file = tmp_path / "hubforce.yaml"
+        data["schedule"]["salesforce_poll_seconds"] = 5  # the minimum: keeps the test short
         config_file.write_text(yaml.safe_dump(data, sort_keys=False))
         port = _free_port()
         env = {**os.environ, **EMULATOR_ENV, "HUBFORCE_WEBHOOK_SECRET": SECRET}
@@ -423,6 +430,50 @@ def test_hubforce_run_serves_the_seed_workflow_and_stops_on_sigterm(tmp_path: Pa
                 return [r["status"] for r in runs] == ["succeeded"]
 
             wait_until(succeeded, what="the workflow run")
+            sf = salesforce_session(sf_server.url)
+
+            def leads(email: str) -> list[dict[str, Any]]:
+                query = f"SELECT Id, Email FROM Lead WHERE Email = '{email}'"
+                found: list[dict[str, Any]] = sf.get(f"{V}/query", params={"q": query}).json()[
+                    "records"
+                ]
+                return found
+
+            (lead,) = leads("linus@example.com")
+            # The targeted sync that follows links the contact to the workflow's Lead (matched
+            # by e-mail) instead of creating a second one; then an e-mail edit in HubSpot
+            # reaches the Lead by webhook.
+            contact_id = hs.post(
+                "/crm/v3/objects/contacts/search",
+                json={
+                    "filterGroups": [
+                        {
+                            "filters": [
+                                {
+                                    "propertyName": "email",
+                                    "operator": "EQ",
+                                    "value": "linus@example.com",
+                                }
+                            ]
+                        }
+                    ]
+                },
+            ).json()["results"][0]["id"]
+            patch = {"properties": {"email": "linus.t@example.com"}}
+            assert hs.patch(f"/crm/v3/objects/contacts/{contact_id}", json=patch).status_code == 200
+            wait_until(lambda: len(leads("linus.t@example.com")) == 1, what="HubSpot -> Lead")
+            assert leads("linus@example.com") == []
+            # And an edit of the Lead in Salesforce reaches HubSpot by the SystemModstamp poll.
+            edit = {"Email": "linus.sf@example.com"}
+            assert sf.patch(f"{V}/sobjects/Lead/{lead['Id']}", json=edit).status_code == 204
+
+            def hubspot_email() -> str:
+                path = f"/crm/v3/objects/contacts/{contact_id}"
+                body = hs.get(path, params={"properties": "email"}).json()
+                return str(body["properties"]["email"])
+
+            wait_until(lambda: hubspot_email() == "linus.sf@example.com", what="Lead -> HubSpot")
+            sf.close()
             process.send_signal(signal.SIGTERM)
             output = process.communicate(timeout=30)[0].decode()
         finally:
