@@ -20,6 +20,7 @@ from hubforce.engine.fetching import (
     read_twins,
     with_history,
 )
+from hubforce.engine.gcpause import paused_gc
 from hubforce.engine.identity import follow_identity
 from hubforce.engine.lookup import LinkLookup
 from hubforce.engine.matching import match_unlinked
@@ -174,10 +175,11 @@ async def _round(
     started = report.clock("match", started)
     prefetch_references(lookup, mapping, Side.HUBSPOT, hs_all)
     prefetch_references(lookup, mapping, Side.SALESFORCE, sf_all)
-    hs_changes, hs_problems = to_changes(mapping, Side.HUBSPOT, hs_all, lookup)
-    sf_changes, sf_problems = to_changes(mapping, Side.SALESFORCE, sf_all, lookup)
-    started = report.clock("convert", started)
-    plan = plan_changes(mapping, [*hs_changes, *sf_changes], links.values())
+    with paused_gc():
+        hs_changes, hs_problems = to_changes(mapping, Side.HUBSPOT, hs_all, lookup)
+        sf_changes, sf_problems = to_changes(mapping, Side.SALESFORCE, sf_all, lookup)
+        started = report.clock("convert", started)
+        plan = plan_changes(mapping, [*hs_changes, *sf_changes], links.values())
     stale = conflicts_without_stamps(plan, hs_changes)
     if stale:
         # Newest-wins needs each HubSpot property's own change time, which search does not
@@ -193,13 +195,14 @@ async def _round(
     writer = Writer(ctx, mapping, lookup, run_id)
     outcomes = await writer.write(plan.records)
     started = report.clock("write", started)
-    book = gather(mapping, plan.records, outcomes, run_id, report, lookup)
-    book.failures += read_failures(mapping, [*hs_problems, *sf_problems], run_id, report)
-    for side, records in ((Side.HUBSPOT, streamed_hs), (Side.SALESFORCE, streamed_sf)):
-        reader = readers[side]
-        reader.advance(records)
-        book.cursors[side] = reader.cursor.dumps()
-    commit(store, mapping, book)
+    with paused_gc():
+        book = gather(mapping, plan.records, outcomes, run_id, report, lookup)
+        book.failures += read_failures(mapping, [*hs_problems, *sf_problems], run_id, report)
+        for side, records in ((Side.HUBSPOT, streamed_hs), (Side.SALESFORCE, streamed_sf)):
+            reader = readers[side]
+            reader.advance(records)
+            book.cursors[side] = reader.cursor.dumps()
+        commit(store, mapping, book)
     report.clock("bookkeeping", started)
 
 
