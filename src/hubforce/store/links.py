@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, delete, func, select, update
 
 from hubforce.errors import StoreError
-from hubforce.store.bulk import bulk_insert, bulk_update, in_ids
+from hubforce.store.bulk import bulk_insert, bulk_update, in_ids, select_in
 from hubforce.store.codec import dumps_snapshot, loads_snapshot
 from hubforce.store.session import Connect, chunks, now_ms
 from hubforce.store.tables import links
@@ -313,10 +313,10 @@ def _ids_by(
 ) -> dict[str, tuple[int, str, str]]:
     """(row id, salesforce_type, salesforce_id) of existing links, keyed by `column`'s value."""
     found: dict[str, tuple[int, str, str]] = {}
-    cols = (links.c.id, links.c.salesforce_type, links.c.salesforce_id, column)
+    cols = ("id", "salesforce_type", "salesforce_id", column.name)
     for part in chunks(ids):
-        stmt = select(*cols).where(links.c.pair == pair, in_ids(conn, column, part))
-        for row_id, sf_type, sf_id, key in conn.execute(stmt).all():
+        rows = select_in(conn, links, cols, {"pair": pair}, column.name, part)
+        for row_id, sf_type, sf_id, key in rows:
             found[key] = (row_id, sf_type, sf_id)
     return found
 
