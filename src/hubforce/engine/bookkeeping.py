@@ -23,6 +23,7 @@ from hubforce.sync.operations import Create, RecordPlan, Unlink, Update
 
 HUBSPOT = Side.HUBSPOT
 SALESFORCE = Side.SALESFORCE
+_NAMES = {side: side.value for side in Side}  # Enum .value is a Python-level property
 
 
 @dataclass(slots=True)
@@ -59,6 +60,7 @@ def gather(
     no_conflicts: dict[str, str] = {}
     pair = mapping.name
     links = book.links
+    append_audit = book.audit.append
     for record, outcome in zip(records, outcomes, strict=True):
         created = outcome.created
         hs_id = created.get(HUBSPOT) or (record.hubspot.id if record.hubspot else None)
@@ -76,22 +78,28 @@ def gather(
                     and side not in outcome.failed
                     and outcome.operations.get(side) == "update"
                 ):
-                    key = ("updated", side.value, op.target.object_type)
+                    side_name = _NAMES[side]
+                    key = ("updated", side_name, op.target.object_type)
                     counts[key] = counts.get(key, 0) + 1
-                    blanked = op.blanked
-                    if blanked:
-                        report.bump(report.blanked, side.value, len(blanked))
-                    _audit(
-                        book,
-                        pair,
-                        side,
-                        op.target.id,
-                        op.values,
-                        op.previous,
-                        rules,
-                        decided,
-                        run_id,
-                    )
+                    values = op.values
+                    if None in values.values():  # skip building the tuple when none is
+                        report.bump(report.blanked, side_name, len(op.blanked))
+                    record_id = op.target.id
+                    previous = op.previous
+                    for name, new in values.items():
+                        rule = decided.get(name) or rules.get(name, "")
+                        append_audit(
+                            AuditEntry(
+                                run_id,
+                                pair,
+                                side_name,
+                                record_id,
+                                name,
+                                previous.get(name),
+                                new,
+                                rule,
+                            )
+                        )
             elif type(op) is Create:
                 target = op.target
                 sf_type = sf_type or (op.object_type if target is SALESFORCE else None)
