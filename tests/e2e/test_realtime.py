@@ -9,6 +9,7 @@ Waiting is polling with a deadline on observable state, never a fixed sleep.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -154,7 +155,7 @@ def stack(tmp_path: Any) -> Iterator[Stack]:
         with (
             BackgroundServer(app) as app_server,
             httpx.Client(base_url=hs_server.url, headers={"Authorization": "Bearer t"}) as hs,
-            salesforce_session(sf_server.url) as sf,
+            contextlib.closing(salesforce_session(sf_server.url)) as sf,
         ):
             webhooks = {
                 "targetUrl": app_server.url + "/webhooks/hubspot",
@@ -440,6 +441,16 @@ def test_hubforce_run_serves_the_seed_workflow_and_stops_on_sigterm(tmp_path: Pa
                 return found
 
             (lead,) = leads("linus@example.com")
+
+            def synced_and_idle() -> bool:
+                text = httpx.get(app_url + "/metrics").text
+                values = dict(
+                    line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#")
+                )
+                ok = float(values['hubforce_targeted_syncs_total{outcome="ok"}'])
+                return ok >= 1 and values["hubforce_idle"] == "1.0"
+
+            wait_until(synced_and_idle, what="the targeted sync after the form")
             # The targeted sync that follows links the contact to the workflow's Lead (matched
             # by e-mail) instead of creating a second one; then an e-mail edit in HubSpot
             # reaches the Lead by webhook.

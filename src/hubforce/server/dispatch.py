@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from hubforce.server.batching import ChangeBatcher
@@ -20,6 +21,10 @@ from hubforce.sync.model import Side
 from hubforce.workflows.engine import WorkflowEngine
 
 logger = logging.getLogger(__name__)
+
+
+def _record(event: ChangeEvent) -> tuple[str, str, str]:
+    return (event.side.value, event.object_type, event.object_id)
 
 
 class Dispatcher:
@@ -36,6 +41,7 @@ class Dispatcher:
         self.workflows = workflows
         self.pairs = dict(pairs)  # (side, object type) -> pair name
         self.deduper = EventDeduper()
+        self._waiting: Counter[tuple[str, str, str]] = Counter()
         self._queue: asyncio.Queue[tuple[ChangeEvent, bool]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._working = 0
@@ -51,7 +57,9 @@ class Dispatcher:
                 continue
             new += 1
             if self.workflows is not None:
-                self._queue.put_nowait((event, current))  # its sync is queued after workflows
+                # Its sync is queued once every workflow event of the record ran (_handle).
+                self._waiting[_record(event)] += 1
+                self._queue.put_nowait((event, current))
             else:
                 self._queue_sync(event)
         self.accepted += new
@@ -77,9 +85,10 @@ class Dispatcher:
 
     async def drain(self) -> None:
         """Run every queued workflow event and targeted sync now."""
-        while not self._queue.empty():
+        if self.running:
+            await self._queue.join()  # the loop keeps arrival order
+        while not self._queue.empty():  # no loop (tests, or after a crash): run them here
             await self._handle(*self._queue.get_nowait())
-        await self._queue.join()
         if self.batcher is not None:
             await self.batcher.drain()
 
@@ -103,14 +112,27 @@ class Dispatcher:
         self._working += 1
         try:
             if self.workflows is not None:
-                await self.workflows.handle(event, current=current)
+                pair = self.pairs.get((event.side, event.object_type))
+                if pair is None or self.batcher is None:
+                    await self.workflows.handle(event, current=current)
+                else:
+                    # Never beside a sync of the same pair: a workflow's Lead and the sync's
+                    # matching by e-mail then always see each other's writes.
+                    async with self.batcher.locks.lock(pair):
+                        await self.workflows.handle(event, current=current)
         except Exception:  # a workflow bug must not stop the intake
             self.workflow_errors += 1
             logger.exception("workflows failed for %s %s", event.object_type, event.object_id)
         finally:
-            # After the workflows: a Lead a workflow just created is then found by the sync's
-            # e-mail matching instead of being created a second time by the targeted sync.
-            self._queue_sync(event)
+            # After the record's workflows: a Lead a workflow just created is then found by the
+            # sync's e-mail matching instead of being created a second time by the sync. A
+            # record's events arrive together (creation + property changes), so its sync waits
+            # for the last of them.
+            record = _record(event)
+            self._waiting[record] -= 1
+            if self._waiting[record] <= 0:
+                del self._waiting[record]
+                self._queue_sync(event)
             self._working -= 1
             self._queue.task_done()
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from hubforce.connectors.records import WriteResult
+from hubforce.connectors.records import RemoteRecord, WriteResult
 from hubforce.workflows.model import (
     Action,
     HubSpotUpdate,
@@ -46,6 +46,17 @@ class SalesforceWriter(Protocol):
         auto_assign: bool | str | None = None,
     ) -> list[WriteResult]:
         """Update records."""
+
+    async def find_by(
+        self,
+        sobject: str,
+        field: str,
+        values: Sequence[Any],
+        fields: Sequence[str],
+        *,
+        where: str | None = None,
+    ) -> list[RemoteRecord]:
+        """Records whose `field` is one of `values`."""
 
 
 class HubSpotWriter(Protocol):
@@ -91,6 +102,17 @@ class ActionRunner:
         if isinstance(action, SalesforceCreate):
             sf = self._need(self.salesforce, "Salesforce")
             values = render_values(action.values, record)
+            key = values.get(action.match_on) if action.match_on else None
+            if key:
+                existing = await sf.find_by(action.sobject, action.match_on, [key], ["Id"])
+                if existing:
+                    target = existing[0].id
+                    (result,) = await sf.update(
+                        action.sobject, [(target, values)], auto_assign=action.assignment
+                    )
+                    outcome = _from_write(name, result)
+                    outcome.detail.update({"id": target, "created": False, "matched": True})
+                    return outcome
             (result,) = await sf.create(action.sobject, [values], auto_assign=action.assignment)
             return _from_write(name, result)
         if isinstance(action, SalesforceUpdate):

@@ -111,6 +111,9 @@ class SalesforceCreate(_Strict):
     sobject: SALESFORCE_WRITABLE
     values: dict[str, Any]
     assignment: bool | str = True
+    # A record of `sobject` whose field already has the rendered value is updated (with the
+    # same assignment) instead: the sync, a retry or a person may have created it already.
+    match_on: str | None = "Email"
 
     _values = field_validator("values")(_check_templates)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from hubforce.connectors.records import WriteResult
+from hubforce.connectors.records import RemoteRecord, WriteResult
 from hubforce.errors import Category, RecordFailure
 from hubforce.server.events import ChangeEvent
 from hubforce.sync.model import Side
@@ -37,6 +37,7 @@ FORM_TO_LEAD = {
 class FakeSalesforce:
     def __init__(self, refuse: bool = False) -> None:
         self.created: list[tuple[str, dict[str, Any], bool | str | None]] = []
+        self.updated: list[tuple[str, str, dict[str, Any], bool | str | None]] = []
         self.refuse = refuse
 
     async def create(
@@ -64,7 +65,27 @@ class FakeSalesforce:
         *,
         auto_assign: bool | str | None = None,
     ) -> list[WriteResult]:
+        self.updated += [(sobject, rid, dict(v), auto_assign) for rid, v in updates]
         return [WriteResult(i, True, rid) for i, (rid, _) in enumerate(updates)]
+
+    async def find_by(
+        self,
+        sobject: str,
+        field: str,
+        values: Sequence[Any],
+        fields: Sequence[str],
+        *,
+        where: str | None = None,
+    ) -> list[RemoteRecord]:
+        return [
+            RemoteRecord(self.ids[i], dict(v), 0, sobject)
+            for i, (s, v, _) in enumerate(self.created)
+            if s == sobject and v.get(field) in values
+        ]
+
+    @property
+    def ids(self) -> list[str]:
+        return [f"00Q{n:015d}" for n in range(1, len(self.created) + 1)]
 
 
 class FakeHubSpot:
@@ -136,11 +157,9 @@ def test_form_submission_creates_one_assigned_lead_and_writes_back() -> None:
 
     asyncio.run(go())
     lead = ("Lead", {"LastName": "Doe", "Company": "Acme", "Email": "jane@example.com"}, True)
-    assert sf.created == [lead, lead]
-    assert hs.updates == [
-        ("contacts", "51", {"sf_lead_id": "00Q000000000000001"}),
-        ("contacts", "51", {"sf_lead_id": "00Q000000000000002"}),
-    ]
+    assert sf.created == [lead]  # the second submission matched the Lead by Email
+    assert sf.updated == [("Lead", "00Q000000000000001", lead[1], True)]
+    assert hs.updates == [("contacts", "51", {"sf_lead_id": "00Q000000000000001"})] * 2
     assert sorted(reader.reads[0][1]) == [
         "company",
         "email",
