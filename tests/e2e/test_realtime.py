@@ -39,7 +39,7 @@ from hubforce.emulators.hubspot.settings import HubSpotEmulatorSettings
 from hubforce.emulators.salesforce.app import create_app as create_salesforce_app
 from hubforce.engine.local import EMULATOR_ENV, local_config
 from hubforce.engine.runner import hubspot_client, salesforce_client, sync_context
-from hubforce.server.adapters import ClientRecordReader, CycleSyncTarget
+from hubforce.server.adapters import ClientRecordReader, CycleSyncTarget, pair_index
 from hubforce.server.app import ServerSettings, build_app
 from hubforce.server.batching import ChangeBatcher
 from hubforce.server.dispatch import Dispatcher
@@ -332,6 +332,13 @@ def test_email_changes_reach_the_other_side_through_the_service(harness: Harness
                 await dispatcher.drain()
                 # Salesforce -> HubSpot by the poll.
                 assert await read_hs(hs_lead) == "moved.sf@example.com"
+                # A workflow reading the Lead also gets its linked contact's id.
+                reader = ClientRecordReader(
+                    ctx.hubspot, ctx.salesforce, store=ctx.store, pairs=pair_index(ctx.mappings)
+                )
+                lead = await reader.read_record(Side.SALESFORCE, "Lead", sf_lead, ["Email"])
+                assert lead is not None
+                assert (lead["Email"], lead["hubspot_id"]) == ("moved.sf@example.com", hs_lead)
                 cycles_before = len(dispatcher_target(dispatcher).reports)
                 hook = await c.post(
                     "/hooks/sync",

@@ -18,6 +18,7 @@ from hubforce.connectors.hubspot.client import HubSpotClient
 from hubforce.connectors.salesforce.client import SalesforceClient
 from hubforce.engine.context import CycleReport, SyncContext
 from hubforce.engine.cycle import run_cycle
+from hubforce.store import Store
 from hubforce.sync.fields import PairMapping
 from hubforce.sync.model import Side
 
@@ -50,11 +51,25 @@ class CycleSyncTarget:
 
 
 class ClientRecordReader:
-    """Reads one record through HubSpotClient / SalesforceClient."""
+    """Reads one record through HubSpotClient / SalesforceClient.
 
-    def __init__(self, hubspot: HubSpotClient | None, salesforce: SalesforceClient | None) -> None:
+    With a store and the pair index, the record also carries its linked twin's id as
+    `hubspot_id` / `salesforce_id`, so a Salesforce-triggered workflow can update the HubSpot
+    record (`record_id: "{hubspot_id}"`) and the other way round.
+    """
+
+    def __init__(
+        self,
+        hubspot: HubSpotClient | None,
+        salesforce: SalesforceClient | None,
+        *,
+        store: Store | None = None,
+        pairs: Mapping[tuple[Side, str], str] | None = None,
+    ) -> None:
         self.hubspot = hubspot
         self.salesforce = salesforce
+        self.store = store
+        self.pairs = dict(pairs or {})
 
     async def read_record(
         self, side: Side, object_type: str, record_id: str, fields: Sequence[str]
@@ -69,4 +84,13 @@ class ClientRecordReader:
                 raise RuntimeError("Salesforce is not connected")
             found = await self.salesforce.read(object_type, [record_id], list(fields) or ["Id"])
         record = found.get(record_id)
-        return None if record is None else dict(record.values)
+        if record is None:
+            return None
+        values = dict(record.values)
+        pair = self.pairs.get((side, object_type))
+        if self.store is not None and pair is not None:
+            link = self.store.links.get(pair, str(side), record_id)
+            if link is not None:
+                values["hubspot_id"] = link.hubspot_id
+                values["salesforce_id"] = link.salesforce_id
+        return values

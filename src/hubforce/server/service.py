@@ -92,7 +92,7 @@ def build_service(
     workflows = workflows_of(config).workflows
     engine = WorkflowEngine(
         workflows,
-        reader=ClientRecordReader(ctx.hubspot, ctx.salesforce),
+        reader=ClientRecordReader(ctx.hubspot, ctx.salesforce, store=ctx.store, pairs=index),
         runner=ActionRunner(
             salesforce=ctx.salesforce,
             hubspot=ctx.hubspot,

@@ -33,6 +33,8 @@ from hubforce.workflows.triggers import (
 logger = logging.getLogger(__name__)
 
 _ACTION_REF = re.compile(r"^action\d+\.")
+# Filled in by the engine and the reader (the record's id, its linked twin's ids), never read.
+FILLED_IN = frozenset({"Id", "hs_object_id", "hubspot_id", "salesforce_id"})
 
 
 class RecordReader(Protocol):
@@ -73,7 +75,7 @@ def fields_needed(workflow: Workflow) -> list[str]:
                     if isinstance(inner, str):
                         names.update(template_fields(inner))
     # Results of earlier actions (`{action1.id}`) and the record's id are filled in, not read.
-    return sorted(n for n in names if not _ACTION_REF.match(n) and n not in ("Id", "hs_object_id"))
+    return sorted(n for n in names if not _ACTION_REF.match(n) and n not in FILLED_IN)
 
 
 class WorkflowEngine:
