@@ -10,6 +10,8 @@ several workers may open one store at once.
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
@@ -153,7 +155,7 @@ def _sqlite_engine(url: URL, echo: bool) -> Engine:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may wait too
         if not memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -163,6 +165,28 @@ def _sqlite_engine(url: URL, echo: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _enable_wal(cursor: Any, timeout: float = 30.0) -> None:
+    """Switch a SQLite file to WAL, waiting out other first openers.
+
+    WAL is a property of the file, so most opens find it already on. Switching needs a lock that
+    SQLite does not wait for through its busy timeout: when several workers open a new store at
+    once, the losers get "database is locked" at once, so they retry for a bounded time.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
 
 def create_store_engine(
