@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hubforce.alerts.signals import signals_from_outcome
+from hubforce.alerts.slack import notifier_from_config
+from hubforce.alerts.state import alert_after_cycle
 from hubforce.cli import app
 from hubforce.config import HubforceConfig, load_config
 from hubforce.engine.context import CycleOptions, CycleReport
@@ -35,13 +39,18 @@ def _exit_code(exc: HubforceError) -> int:
     return 1
 
 
-def fail(console: Console, exc: HubforceError) -> typer.Exit:
+def render_error(console: Console, exc: HubforceError) -> None:
     """Render a hubforce error once (what failed, the API's words, what to do)."""
     console.print(f"[bold red]error:[/] {exc.message}")
     if isinstance(exc, ConnectorError) and exc.api_code:
         console.print(f"  {exc.side} said: {exc.api_code} {exc.api_message}")
     if exc.hint:
         console.print(f"  [bold]fix:[/] {exc.hint}")
+
+
+def fail(console: Console, exc: HubforceError) -> typer.Exit:
+    """Render a hubforce error and give the exit that ends the command (a code per category)."""
+    render_error(console, exc)
     return typer.Exit(_exit_code(exc))
 
 
@@ -113,13 +122,38 @@ def sync(
 async def _cycles(
     console: Console, config: HubforceConfig, options: CycleOptions, *, once: bool, verbose: bool
 ) -> None:
-    """Run cycles on one set of clients (one login), every poll interval unless `once`."""
+    """Run cycles on one set of clients (one login), every poll interval unless `once`.
+
+    After each cycle the Slack digest (if configured) announces new failure groups, a failed
+    authentication or a budget pause, and their recoveries. Without `once`, such a stop is
+    reported and the loop goes on, so that the recovery is noticed and announced.
+    """
+    notifier = None if options.dry_run else notifier_from_config(config.alerts)
     async with sync_context(config, options=options) as ctx:
         while True:
-            render_report(console, await run_cycle(ctx), verbose=verbose)
+            stopped: AuthFailed | RateLimited | None = None
+            try:
+                render_report(console, await run_cycle(ctx), verbose=verbose)
+            except (AuthFailed, RateLimited) as exc:
+                stopped = exc
+            signals = signals_from_outcome(stopped, now_ms=int(time.time() * 1000))
+            alert_after_cycle(
+                ctx.store,
+                notifier,
+                auth_failed=signals.auth_failed,
+                paused=signals.paused,
+                on_recovery=config.alerts.on_recovery,
+            )
+            if stopped is not None and once:
+                raise stopped
             if once:
                 return
-            await asyncio.sleep(config.schedule.salesforce_poll_seconds)
+            wait = float(config.schedule.salesforce_poll_seconds)
+            if stopped is not None:
+                render_error(console, stopped)
+                if isinstance(stopped, RateLimited):
+                    wait = max(wait, stopped.retry_after)
+            await asyncio.sleep(wait)
 
 
 @app.command("validate")
