@@ -11,11 +11,15 @@ from hubforce.config.base import ENV_REF, ConfigModel, InlineSecretError, Secret
 
 
 class HubSpotOAuth(ConfigModel):
-    """HubSpot OAuth 2.0 app credentials and the refresh token of the installed portal."""
+    """HubSpot OAuth 2.0 app credentials and the refresh token of the installed portal.
+
+    Leave `refresh_token` out to use the one `hubforce connect hubspot` stored, encrypted, in
+    the state store.
+    """
 
     client_id: str
     client_secret: SecretRef
-    refresh_token: SecretRef
+    refresh_token: SecretRef | None = None
 
 
 class HubSpotConnection(ConfigModel):
@@ -33,11 +37,15 @@ class HubSpotConnection(ConfigModel):
 
 
 class SalesforceOAuth(ConfigModel):
-    """A connected app and the refresh token from its authorization-code grant."""
+    """A connected app and the refresh token from its authorization-code grant.
+
+    Leave `refresh_token` out to use the one `hubforce connect salesforce` stored, encrypted, in
+    the state store.
+    """
 
     client_id: str
     client_secret: SecretRef | None = None
-    refresh_token: SecretRef
+    refresh_token: SecretRef | None = None
 
 
 class SalesforceJwt(ConfigModel):

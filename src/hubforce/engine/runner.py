@@ -11,8 +11,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
 from hubforce.config.model import HubforceConfig
+from hubforce.connect.flow import stored_refresh_token
 from hubforce.connectors.governor import Governor, hubspot_governor, salesforce_governor
 from hubforce.connectors.http import RetryPolicy
 from hubforce.connectors.hubspot.auth import HubSpotOAuth, PrivateAppToken
@@ -33,9 +35,24 @@ def compile_mappings(config: HubforceConfig) -> dict[str, PairMapping]:
     return {name: compile_pair(name, pair) for name, pair in config.objects.items() if pair.enabled}
 
 
+def _refresh_token(secret: SecretStr | None, store: Store | None, side: Side) -> str:
+    """The configured refresh token, else the one `hubforce connect` stored encrypted."""
+    if secret is not None:
+        return secret.get_secret_value()
+    if store is None:
+        raise ConfigError(
+            "config",
+            f"connections.{side.value}.oauth.refresh_token",
+            "no refresh token is configured",
+            f"run `hubforce connect {side.value}` or set refresh_token: ${{ENV_VAR}}",
+        )
+    return stored_refresh_token(store, side)
+
+
 def hubspot_client(
     config: HubforceConfig,
     *,
+    store: Store | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     policy: RetryPolicy | None = None,
     verify: bool | str = True,
@@ -51,7 +68,7 @@ def hubspot_client(
         auth = HubSpotOAuth(
             client_id=conn.oauth.client_id,
             client_secret=conn.oauth.client_secret.get_secret_value(),
-            refresh_token=conn.oauth.refresh_token.get_secret_value(),
+            refresh_token=_refresh_token(conn.oauth.refresh_token, store, Side.HUBSPOT),
         )
     return HubSpotClient(
         conn.base_url,
@@ -66,6 +83,7 @@ def hubspot_client(
 def salesforce_client(
     config: HubforceConfig,
     *,
+    store: Store | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     policy: RetryPolicy | None = None,
     verify: bool | str = True,
@@ -80,7 +98,7 @@ def salesforce_client(
         auth = RefreshTokenGrant(
             login_url=login,
             client_id=conn.oauth.client_id,
-            refresh_token=conn.oauth.refresh_token.get_secret_value(),
+            refresh_token=_refresh_token(conn.oauth.refresh_token, store, Side.SALESFORCE),
             client_secret=secret.get_secret_value() if secret else "",
         )
     elif conn.jwt is not None:
@@ -138,20 +156,27 @@ async def sync_context(
     own_store = store is None
     if store is None:
         store = open_store(config.connections.store.url)
-    hubspot = hubspot_client(
-        config,
-        transport=transports.get(Side.HUBSPOT),
-        policy=policy,
-        verify=verify,
-        governor=(governors or {}).get(Side.HUBSPOT),
-    )
-    salesforce = salesforce_client(
-        config,
-        transport=transports.get(Side.SALESFORCE),
-        policy=policy,
-        verify=verify,
-        governor=(governors or {}).get(Side.SALESFORCE),
-    )
+    try:
+        hubspot = hubspot_client(
+            config,
+            store=store,
+            transport=transports.get(Side.HUBSPOT),
+            policy=policy,
+            verify=verify,
+            governor=(governors or {}).get(Side.HUBSPOT),
+        )
+        salesforce = salesforce_client(
+            config,
+            store=store,
+            transport=transports.get(Side.SALESFORCE),
+            policy=policy,
+            verify=verify,
+            governor=(governors or {}).get(Side.SALESFORCE),
+        )
+    except BaseException:
+        if own_store:  # a client that cannot be built must not leak the store
+            store.close()
+        raise
     try:
         await salesforce.connect()
         yield SyncContext(

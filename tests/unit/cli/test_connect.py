@@ -7,6 +7,7 @@ that, decrypted, the emulator accepts it.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from collections.abc import Callable, Iterator
@@ -19,12 +20,14 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from hubforce.cli import app, connect_commands
+from hubforce.config import load_config
 from hubforce.emulators.common.serve import BackgroundServer
 from hubforce.emulators.hubspot.app import create_app as create_hubspot
 from hubforce.emulators.hubspot.settings import HubSpotEmulatorSettings
 from hubforce.emulators.salesforce.app import SalesforceEmulatorSettings
 from hubforce.emulators.salesforce.app import create_app as create_salesforce
 from hubforce.emulators.salesforce.config import Credentials
+from hubforce.engine.runner import sync_context
 from hubforce.store import SecretBox, open_store
 from hubforce.store.tables import credentials
 
@@ -233,3 +236,39 @@ def test_a_wrong_client_secret_is_reported_with_the_apis_words(
     assert "not-the-secret" not in result.output
     with open_store(store) as opened:
         assert opened.secrets.names() == []
+
+
+def test_the_engine_uses_the_stored_refresh_tokens_when_the_config_names_none(
+    setup: tuple[Path, str, dict[str, str]],
+    servers: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config, _store, env = setup
+    monkeypatch.setattr(connect_commands, "open_browser", scripted_browser())
+    for side in ("hubspot", "salesforce"):
+        result = runner.invoke(app, ["connect", side, "--config", str(config)], env=env)
+        assert result.exit_code == 0, result.output
+    # What `connect` tells the user to do: leave refresh_token out of the file.
+    text = "\n".join(
+        line for line in config.read_text().splitlines() if "refresh_token" not in line
+    )
+    config.write_text(
+        text.replace(
+            f"login_url: {servers[1]}", f"login_url: {servers[1]}\n    instance_url: {servers[1]}"
+        )
+    )
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_config(config)
+    assert settings.connections.hubspot.oauth is not None
+    assert settings.connections.hubspot.oauth.refresh_token is None
+
+    async def reach_both() -> tuple[int, int]:
+        async with sync_context(settings) as ctx:
+            owners = await ctx.hubspot.owners()
+            pages = [page async for page in ctx.salesforce.query("SELECT Id FROM User")]
+            return len(owners), sum(len(page) for page in pages)
+
+    # Both calls need an access token, which only the stored refresh tokens can give.
+    hubspot_owners, salesforce_users = asyncio.run(reach_both())
+    assert hubspot_owners == 0 and salesforce_users >= 1  # unseeded: no owners, one admin user
