@@ -16,6 +16,7 @@ from hubforce.alerts.signals import signals_from_outcome
 from hubforce.alerts.slack import notifier_from_config
 from hubforce.alerts.state import alert_after_cycle
 from hubforce.cli import app
+from hubforce.cli.workflow_status import render_workflow_runs
 from hubforce.config import HubforceConfig, load_config
 from hubforce.engine.context import CycleOptions, CycleReport
 from hubforce.engine.cycle import run_cycle
@@ -194,7 +195,7 @@ def _when(ms: int | None) -> str:
 
 @app.command("status")
 def status(config: Path = CONFIG_OPTION) -> None:
-    """Links, last run and pending failures per object pair (reads the store only)."""
+    """Links, last run and pending failures per object pair, workflow runs (store only)."""
     console = Console()
     settings = _load(console, config)
     try:
@@ -231,3 +232,4 @@ def status(config: Path = CONFIG_OPTION) -> None:
             console.print(
                 f"[yellow]{len(pending)} create(s) in doubt[/]: the next sync settles them"
             )
+        render_workflow_runs(console, store)
