@@ -1,0 +1,257 @@
+"""Chaos suite: each scenario ends with both sides equal to a fault-free run of the same seed.
+
+A clean reference world runs the seeded workload (`chaos_helpers.workload`) and three cycles; a
+chaos world runs the same workload, then cycles under injected faults, then (faults cleared)
+three cycles. The normalised contents of both sides must match the reference exactly: same
+records, same synced values, no duplicate, no lost update.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hubforce.engine.cycle import PAIR_ORDER
+from hubforce.engine.local import EMULATOR_ENV, local_config
+from hubforce.errors import AuthFailed, ConnectorError, RateLimited, Transient
+from hubforce.sync.model import Side
+from tests.e2e.chaos_helpers import (
+    Snapshot,
+    clear_faults,
+    duplicates,
+    fired,
+    set_faults,
+    snapshot,
+    workload,
+)
+from tests.e2e.conftest import HS_URL, SF_URL, Harness
+
+SF_COLLECTIONS = "/services/data/*/composite/sobjects*"
+HS_BATCH = "/crm/v3/objects/*/batch/*"
+_REFERENCE: dict[int, Snapshot] = {}
+
+
+def reference(seed: int, tmp_path: Path, template: Path) -> Snapshot:
+    """Both sides after a fault-free run of the seeded workload (cached per seed)."""
+    if seed not in _REFERENCE:
+        clean_dir = tmp_path / "reference"
+        clean_dir.mkdir()
+        clean = Harness(clean_dir, template=template)
+        try:
+            workload(clean, seed)
+            for _ in range(3):
+                clean.sync()
+            _REFERENCE[seed] = snapshot(clean)
+        finally:
+            clean.close()
+    return _REFERENCE[seed]
+
+
+def settle(h: Harness, cycles: int = 3) -> None:
+    """Clear every fault and run a few clean cycles."""
+    clear_faults(h)
+    for _ in range(cycles):
+        h.sync()
+
+
+def assert_converged(h: Harness, seed: int, tmp_path: Path, template: Path) -> None:
+    """Both sides equal the fault-free reference, and the store has nothing left pending."""
+    expected = reference(seed, tmp_path, template)
+    actual = snapshot(h)
+    assert duplicates(actual) == duplicates(expected)
+    for key in expected:
+        assert actual[key] == expected[key], key
+    assert h.store.intents.unresolved() == []
+
+
+def faulted_sync(h: Harness, side: Side, *rules: dict[str, Any]) -> ConnectorError | None:
+    """One cycle under `rules` on one emulator.
+
+    A fault that outlasts the retries (or a create that must not be resent) ends the cycle with
+    a ConnectorError; the run is then recorded as failed, never left running.
+    """
+    set_faults(h, side, *rules)
+    try:
+        h.sync()
+    except ConnectorError as exc:
+        run = h.store.runs.latest(kind="sync")
+        assert run is not None and run.status == "failed" and run.message
+        return exc
+    return None
+
+
+@pytest.mark.parametrize(
+    ("side", "route", "fault", "seed"),
+    [
+        (Side.HUBSPOT, HS_BATCH, "503", 11),
+        (Side.HUBSPOT, HS_BATCH, "500", 12),
+        (Side.SALESFORCE, SF_COLLECTIONS, "503", 13),
+        (Side.SALESFORCE, SF_COLLECTIONS, "500", 14),
+    ],
+)
+def test_server_error_storm_on_batch_writes_converges(
+    harness: Harness,
+    migrated_store: Path,
+    tmp_path: Path,
+    side: Side,
+    route: str,
+    fault: str,
+    seed: int,
+) -> None:
+    workload(harness, seed)
+    faulted_sync(harness, side, {"route": route, "fault": fault, "rate": 0.5, "seed": seed})
+    assert fired(harness, side) >= 1
+    settle(harness)
+    assert_converged(harness, seed, tmp_path, migrated_store)
+
+
+def test_unable_to_lock_row_on_collections_converges(
+    harness: Harness, migrated_store: Path, tmp_path: Path
+) -> None:
+    seed = 21
+    workload(harness, seed)
+    faulted_sync(
+        harness,
+        Side.SALESFORCE,
+        {"route": SF_COLLECTIONS, "fault": "unable_to_lock_row", "rate": 0.6, "seed": seed},
+    )
+    assert fired(harness, Side.SALESFORCE) >= 1
+    settle(harness)
+    assert_converged(harness, seed, tmp_path, migrated_store)
+
+
+def test_session_expired_mid_cycle_is_refreshed_and_the_cycle_completes(
+    harness: Harness, migrated_store: Path, tmp_path: Path
+) -> None:
+    seed = 31
+    workload(harness, seed)
+    sessions = harness.sf_app.state.sessions
+    expired: list[int] = []
+
+    def expire_after_first_write(pair: str, side: Side, kind: str, count: int) -> None:
+        if not expired:  # every access token dies between two writes of the cycle
+            expired.append(sessions.expire_all())
+
+    # A 401 on a collections call too: INVALID_SESSION_ID -> one login, then the call again.
+    set_faults(harness, Side.SALESFORCE, {"route": SF_COLLECTIONS, "sequence": ["expired_session"]})
+    report = harness.sync(after_write=expire_after_first_write)
+
+    assert expired and expired[0] >= 1
+    assert fired(harness, Side.SALESFORCE) == 1
+    run = harness.store.runs.latest(kind="sync")
+    assert run is not None and run.status == "succeeded"
+    assert sum(sum(p.failures.values()) for p in report.pairs) == 0
+    settle(harness)
+    assert_converged(harness, seed, tmp_path, migrated_store)
+
+
+@pytest.mark.parametrize(
+    "route", ["/crm/v3/objects/*", "/crm/v3/objects/*/search"], ids=["all", "search"]
+)
+def test_hubspot_429_storm_converges(
+    harness: Harness, migrated_store: Path, tmp_path: Path, route: str
+) -> None:
+    seed = 41
+    workload(harness, seed)
+    faulted_sync(harness, Side.HUBSPOT, {"route": route, "fault": "429", "rate": 0.4, "seed": seed})
+    assert fired(harness, Side.HUBSPOT) >= 1
+    settle(harness)
+    assert_converged(harness, seed, tmp_path, migrated_store)
+
+
+def _cursors(h: Harness) -> dict[tuple[str, str], str | None]:
+    return {
+        (pair, side): h.store.cursors.get(pair, side)
+        for pair in ("companies", "contacts", "deals")
+        for side in ("hubspot", "salesforce")
+    }
+
+
+@pytest.mark.parametrize("how", ["spent_allocation", "injected_403"])
+def test_spent_salesforce_daily_limit_stops_the_cycle_and_the_next_one_converges(
+    harness: Harness, migrated_store: Path, tmp_path: Path, how: str
+) -> None:
+    seed = 51
+    workload(harness, seed)
+    before = _cursors(harness)
+    if how == "spent_allocation":
+        harness.call(Side.SALESFORCE, "PUT", "/__emulator__/limits", {"used": 110_000})
+        rules: tuple[dict[str, Any], ...] = ()
+    else:
+        rules = ({"route": SF_COLLECTIONS, "fault": "request_limit_exceeded"},)
+    error = faulted_sync(harness, Side.SALESFORCE, *rules)
+
+    assert isinstance(error, RateLimited), error
+    run = harness.store.runs.latest(kind="sync")
+    assert run is not None and run.message is not None
+    stopped = run.message.partition(":")[0]
+    assert stopped in ("owners", "companies", "contacts")
+    after = _cursors(harness)
+    # The pair the limit stopped, and every pair after it, did not move its cursors.
+    later = PAIR_ORDER[PAIR_ORDER.index(stopped) :]
+    assert {k: v for k, v in after.items() if k[0] in later} == {
+        k: v for k, v in before.items() if k[0] in later
+    }
+    harness.call(Side.SALESFORCE, "PUT", "/__emulator__/limits", {"used": 0})
+    settle(harness)
+    assert_converged(harness, seed, tmp_path, migrated_store)
+
+
+def test_timeout_on_a_create_is_not_resent_and_recovery_settles_it(
+    harness: Harness, migrated_store: Path, tmp_path: Path
+) -> None:
+    seed = 61
+    workload(harness, seed)
+    rule = {"route": SF_COLLECTIONS, "method": "POST", "sequence": ["timeout"]}
+    error = faulted_sync(harness, Side.SALESFORCE, {**rule, "timeout_seconds": 0.05})
+
+    assert isinstance(error, Transient), error
+    assert fired(harness, Side.SALESFORCE) == 1
+    assert harness.store.intents.unresolved() != []  # the create's fate is unknown
+    settle(harness)
+    assert_converged(harness, seed, tmp_path, migrated_store)
+
+
+@pytest.mark.parametrize("target", [Side.SALESFORCE, Side.HUBSPOT])
+def test_response_lost_after_an_applied_create_never_duplicates(
+    harness: Harness, migrated_store: Path, tmp_path: Path, target: Side
+) -> None:
+    seed = 71
+    workload(harness, seed)
+
+    def lose_response(pair: str, side: Side, kind: str, count: int) -> None:
+        if side is target and kind == "create":
+            raise Transient(str(side), "ReadTimeout: the response to the create was lost")
+
+    with pytest.raises(Transient):
+        harness.sync(after_write=lose_response)
+    assert harness.store.intents.unresolved() != []
+    settle(harness)
+    assert_converged(harness, seed, tmp_path, migrated_store)
+
+
+@pytest.mark.parametrize("side", [Side.SALESFORCE, Side.HUBSPOT])
+def test_refused_credentials_stop_cleanly_and_resume_once_fixed(
+    harness: Harness, migrated_store: Path, tmp_path: Path, side: Side
+) -> None:
+    seed = 81
+    workload(harness, seed)
+    good = harness.config
+    secret = "SALESFORCE_PASSWORD" if side is Side.SALESFORCE else "HUBSPOT_TOKEN"
+    harness.config = local_config(
+        HS_URL, SF_URL, harness.store_url, env={**EMULATOR_ENV, secret: "revoked-by-admin"}
+    )
+    before = _cursors(harness)
+
+    with pytest.raises(AuthFailed) as caught:
+        harness.sync()
+
+    label = "Salesforce" if side is Side.SALESFORCE else "HubSpot"
+    assert f"reauthorize {label}" in str(caught.value)
+    assert "revoked-by-admin" not in str(caught.value)
+    assert _cursors(harness) == before
+    harness.config = good
+    settle(harness)
+    assert_converged(harness, seed, tmp_path, migrated_store)
