@@ -8,11 +8,21 @@ records, same synced values, no duplicate, no lost update.
 
 from __future__ import annotations
 
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import yaml
 
+from hubforce.emulators.common.serve import BackgroundServer
 from hubforce.engine.cycle import PAIR_ORDER
 from hubforce.engine.local import EMULATOR_ENV, local_config
 from hubforce.errors import AuthFailed, ConnectorError, RateLimited, Transient
@@ -255,3 +265,120 @@ def test_refused_credentials_stop_cleanly_and_resume_once_fixed(
     harness.config = good
     settle(harness)
     assert_converged(harness, seed, tmp_path, migrated_store)
+
+
+# -- SIGKILL at seeded points ------------------------------------------------------------------
+#
+# `hubforce sync --once` runs as a subprocess against the harness's emulator apps served on
+# loopback, sharing its SQLite store. Every write call is slowed down and counted on arrival (a
+# fault rule of "ok"s), so the test kills the process while a chosen write is in flight or just
+# after it answered (before its bookkeeping), then reruns to completion.
+
+KILL_SEED = 91
+WRITES = {
+    "hubspot": ["/crm/v3/objects/*/batch/create", "/crm/v3/objects/*/batch/update"],
+    "salesforce": ["/services/data/*/composite/sobjects"],
+}
+DEADLINE_S = 30.0
+
+
+@pytest.fixture
+def served(harness: Harness) -> Iterator[dict[str, str]]:
+    """The harness's two emulator apps on free loopback ports."""
+    with BackgroundServer(harness.hs_app) as hs, BackgroundServer(harness.sf_app) as sf:
+        yield {"hubspot": hs.url, "salesforce": sf.url}
+
+
+def _config_file(tmp_path: Path, urls: dict[str, str], store_url: str) -> Path:
+    data = local_config(urls["hubspot"], urls["salesforce"], store_url).model_dump(mode="json")
+    # Secrets as ${ENV} references, as a user's file holds them.
+    data["connections"]["hubspot"]["token"] = "${HUBSPOT_TOKEN}"
+    password = data["connections"]["salesforce"]["password"]
+    password["password"] = "${SALESFORCE_PASSWORD}"
+    password["security_token"] = "${SALESFORCE_SECURITY_TOKEN}"
+    password["client_secret"] = "${SALESFORCE_CLIENT_SECRET}"
+    data["alerts"].pop("slack_webhook_url", None)
+    path = tmp_path / "hubforce.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _slow_counted_writes(urls: dict[str, str], latency_ms: int) -> None:
+    for side, routes in WRITES.items():
+        rules = [{"route": r, "sequence": ["ok"] * 1000, "latency_ms": latency_ms} for r in routes]
+        reply = httpx.post(f"{urls[side]}/__emulator__/faults", json={"rules": rules}, timeout=10)
+        assert reply.status_code == 200, reply.text
+
+
+def _writes_started(urls: dict[str, str]) -> int:
+    total = 0
+    for side in WRITES:
+        body = httpx.get(f"{urls[side]}/__emulator__/faults", timeout=10).json()
+        total += sum(int(rule["position"]) for rule in body["rules"])
+    return total
+
+
+def _hubforce(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "hubforce", "sync", "--once", "-c", str(config)],
+        env={**os.environ, **EMULATOR_ENV},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kill_at_write", "rng_seed"),
+    [(0, 1), (1, 2), (2, 3), (3, 4)],
+    ids=["reads", "write1", "write2", "write3"],
+)
+def test_sigkill_at_seeded_points_then_rerun_converges(
+    harness: Harness,
+    served: dict[str, str],
+    migrated_store: Path,
+    tmp_path: Path,
+    kill_at_write: int,
+    rng_seed: int,
+) -> None:
+    rng = random.Random(rng_seed)
+    workload(harness, KILL_SEED)
+    config = _config_file(tmp_path, served, harness.store_url)
+    _slow_counted_writes(served, latency_ms=300)
+
+    started = harness.store.runs.latest(kind="sync")
+    process = _hubforce(config)
+    try:
+        deadline = time.monotonic() + DEADLINE_S
+        if kill_at_write == 0:
+            while harness.store.runs.latest(kind="sync") == started:  # the cycle has begun
+                assert process.poll() is None, process.returncode
+                assert time.monotonic() < deadline, "the cycle never started"
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.2))  # a seeded kill delay among the reads
+        else:
+            while _writes_started(served) < kill_at_write:
+                assert process.poll() is None, "the cycle ended before the chosen write"
+                assert time.monotonic() < deadline, "the chosen write never started"
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.6))  # in flight (300 ms latency) or just answered
+        assert process.poll() is None, "the cycle ended before the kill"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=DEADLINE_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=DEADLINE_S)
+        assert process.stdout is not None
+        process.stdout.close()
+    assert process.returncode == -signal.SIGKILL
+    run = harness.store.runs.latest(kind="sync")
+    assert run is not None and run.status == "running"  # killed mid-cycle, not after it
+
+    for side in WRITES:
+        httpx.delete(f"{served[side]}/__emulator__/faults", timeout=10)
+    rerun = _hubforce(config)
+    output, _ = rerun.communicate(timeout=DEADLINE_S)
+    assert rerun.returncode == 0, output.decode()
+
+    settle(harness)
+    assert_converged(harness, KILL_SEED, tmp_path, migrated_store)
