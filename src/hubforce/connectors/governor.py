@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from bisect import bisect_right, insort
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -71,34 +72,60 @@ def hubspot_burst(headers: Mapping[str, str]) -> tuple[int, float, int] | None:
 class Window:
     """A rolling window of our own sends: at most `limit` in any `seconds`.
 
-    `slack` widens the window a little: the server counts arrival times, which trail our send
-    times by a latency that varies, so a send exactly `seconds` later could still land inside.
+    The server counts arrival times, which trail our send times by a latency that varies (a
+    loaded machine, TLS, a slow proxy), so a send is counted from the moment its response comes
+    back (`confirm`), the latest time it can have arrived; until then it stays in the window.
+    A send never answered (a transport error) is taken as answered `pending_timeout` after it
+    left. `slack` still widens the window for clock granularity.
     """
 
-    def __init__(self, limit: int, seconds: float, slack: float = 0.05) -> None:
+    def __init__(
+        self, limit: int, seconds: float, slack: float = 0.05, pending_timeout: float = 120.0
+    ) -> None:
         self.limit = limit
         self.seconds = seconds
         self.slack = slack
-        self._sent: deque[float] = deque()
+        self.pending_timeout = pending_timeout
+        self._pending: deque[float] = deque()  # send times of requests not answered yet
+        self._sent: list[float] = []  # answer times, sorted
         self.blocked_until = 0.0
+
+    def _prune(self, now: float) -> None:
+        while self._pending and self._pending[0] <= now - self.pending_timeout:
+            insort(self._sent, self._pending.popleft() + self.pending_timeout)
+        span = self.seconds + self.slack
+        cut = bisect_right(self._sent, now - span)
+        if cut:
+            del self._sent[:cut]
 
     def wait_time(self, now: float) -> float:
         """Seconds until one more send fits (0 when it fits now)."""
-        span = self.seconds + self.slack
-        while self._sent and self._sent[0] <= now - span:
-            self._sent.popleft()
+        self._prune(now)
         wait = max(0.0, self.blocked_until - now)
-        if len(self._sent) >= self.limit:
-            wait = max(wait, self._sent[0] + span - now)
+        over = len(self._pending) + len(self._sent) - self.limit
+        if over >= 0:
+            if over < len(self._sent):
+                wait = max(wait, self._sent[over] + self.seconds + self.slack - now)
+            else:
+                # Full of requests still in flight: at best the oldest is answered right away.
+                oldest = self._pending[over - len(self._sent)]
+                wait = max(wait, self.slack, oldest + self.seconds + self.slack - now)
         return wait
 
     def count(self, now: float) -> int:
         """Our sends still inside the window at `now`."""
-        return sum(1 for t in self._sent if t > now - self.seconds - self.slack)
+        self._prune(now)
+        return len(self._pending) + len(self._sent)
 
     def record(self, now: float) -> None:
-        """Count one send at `now`."""
-        self._sent.append(now)
+        """Count one send leaving at `now` (in the window until answered, then from then)."""
+        self._pending.append(now)
+
+    def confirm(self, now: float) -> None:
+        """An answer came back at `now`: the oldest send in flight arrived by then."""
+        if self._pending:
+            self._pending.popleft()
+            insort(self._sent, now)
 
 
 class Governor:
@@ -157,6 +184,9 @@ class Governor:
 
     def after(self, kind: str, response: httpx.Response) -> None:
         """Read usage headers of a response (every response, errors included)."""
+        now = self.monotonic()
+        for window in self._windows_for(kind):
+            window.confirm(now)
         if self.usage_reader is not None:
             usage = self.usage_reader(response.headers)
             if usage is not None:

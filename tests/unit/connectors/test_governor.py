@@ -9,6 +9,7 @@ import pytest
 
 from hubforce.connectors.governor import (
     DailyUsage,
+    Governor,
     hubspot_governor,
     hubspot_usage,
     salesforce_governor,
@@ -21,6 +22,12 @@ from tests.unit.connectors.conftest import FakeClock
 pytestmark = pytest.mark.anyio
 
 NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+async def send(gov: Governor, kind: str, headers: dict[str, str] | None = None) -> None:
+    """One call as the HTTP layer makes it: ask the governor, then hand it the answer."""
+    await gov.before(kind)
+    gov.after(kind, httpx.Response(200, headers=headers or {}))
 
 
 def test_usage_headers_are_parsed() -> None:
@@ -42,15 +49,15 @@ def test_seconds_to_utc_midnight() -> None:
 async def test_ten_second_window_paces_the_burst_without_a_429(clock: FakeClock) -> None:
     gov = hubspot_governor(burst=3, sleep=clock.sleep, monotonic=clock.monotonic, now=lambda: NOON)
     for _ in range(3):
-        await gov.before("list")
+        await send(gov, "list")
     assert clock.sleeps == []
-    await gov.before("list")
+    await send(gov, "list")
     assert clock.sleeps == [pytest.approx(10.05)]
     # The search limiter is separate: five a second, not counted in the ten-second window.
     for _ in range(5):
-        await gov.before("search")
+        await send(gov, "search")
     assert len(clock.sleeps) == 1
-    await gov.before("search")
+    await send(gov, "search")
     assert clock.sleeps[-1] == pytest.approx(1.05)
 
 
@@ -88,12 +95,45 @@ async def test_burst_follows_the_headers_and_waits_when_others_spent_it(clock: F
         "X-HubSpot-RateLimit-Remaining": "1",
     }
     gov.after("list", httpx.Response(200, headers=headers))
-    await gov.before("list")
-    await gov.before("list")
-    await gov.before("list")  # the tier's window is 2, not the configured 100
+    await send(gov, "list", headers)
+    await send(gov, "list", headers)
+    await send(gov, "list", headers)  # the tier's window is 2, not the configured 100
     assert clock.sleeps == [pytest.approx(10.05)]
     spent = {**headers, "X-HubSpot-RateLimit-Remaining": "0"}
     clock.now += 60
     gov.after("list", httpx.Response(200, headers=spent))  # another worker used the window
     await gov.before("list")
     assert clock.sleeps[-1] == pytest.approx(10.0)
+
+
+async def test_window_counts_a_send_from_its_answer_so_slow_arrivals_get_no_429(
+    clock: FakeClock,
+) -> None:
+    # The demo's 429 "secondly": five searches sent at t, answered (so arrived at the server up
+    # to) 0.4 s later; a sixth sent 1.1 s after t would land 0.7 s after them, inside the
+    # server's one-second window. It must wait until one second after the answers.
+    gov = hubspot_governor(sleep=clock.sleep, monotonic=clock.monotonic, now=lambda: NOON)
+    for _ in range(5):
+        await gov.before("search")
+    clock.now += 0.4
+    for _ in range(5):
+        gov.after("search", httpx.Response(200))
+    clock.now += 0.7
+    await gov.before("search")
+    assert clock.sleeps == [pytest.approx(0.35)]
+
+
+async def test_a_full_window_of_sends_in_flight_waits_for_their_answers(clock: FakeClock) -> None:
+    gov = hubspot_governor(sleep=clock.sleep, monotonic=clock.monotonic, now=lambda: NOON)
+    for _ in range(5):
+        await gov.before("search")
+    window = gov.windows["search"][0]
+    clock.now += 5.0  # nothing answered yet: the five may all still arrive now
+    assert window.wait_time(clock.now) == pytest.approx(0.05)
+    for _ in range(5):
+        gov.after("search", httpx.Response(200))
+    assert window.wait_time(clock.now) == pytest.approx(1.05)
+    # A send never answered (a transport error) stops counting after the pending timeout.
+    await gov.before("search")
+    clock.now += window.pending_timeout + window.seconds + 1
+    assert window.count(clock.now) == 0
