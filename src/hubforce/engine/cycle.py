@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 
 from hubforce.connectors.records import RemoteRecord
 from hubforce.engine.bookkeeping import commit, gather, read_failures
@@ -114,7 +115,7 @@ async def sync_pair(
         extras = deleted if first else {Side.HUBSPOT: [], Side.SALESFORCE: []}
         done = readers[Side.HUBSPOT].exhausted and readers[Side.SALESFORCE].exhausted
         if hs or sf or first:
-            await _round(ctx, mapping, readers, hs, sf, extras, run_id, lookup, report)
+            await run_round(ctx, mapping, readers, hs, sf, extras, run_id, lookup, report)
         first = False
         if options.progress is not None:
             options.progress(mapping.name, len(hs) + len(sf))
@@ -132,10 +133,10 @@ async def sync_pair(
     return report
 
 
-async def _round(
+async def run_round(
     ctx: SyncContext,
     mapping: PairMapping,
-    readers: dict[Side, SideReader],
+    readers: Mapping[Side, SideReader] | None,
     streamed_hs: list[RemoteRecord],
     streamed_sf: list[RemoteRecord],
     extras: dict[Side, list[RemoteRecord]],
@@ -144,7 +145,8 @@ async def _round(
     report: PairReport,
 ) -> None:
     """Match, plan, write and record one round of changes (`extras`: HubSpot archives and
-    retried failures, which are planned but do not move the cursors)."""
+    retried failures, which are planned but do not move the cursors). Without `readers`
+    (a targeted sync of given ids) no side counts as read to the end and no cursor moves."""
     store = ctx.store
     started = time.perf_counter()
     # One record per id: a retried record may also be a fresh change (the stream wins).
@@ -166,7 +168,8 @@ async def _round(
     sf_all = sf_live + matched.fetched[Side.SALESFORCE]
     links: dict[str, Link] = {link.hubspot_id: link for link in hs_links.values()}
     links.update({link.hubspot_id: link for link in sf_links.values()})
-    twins = await read_twins(ctx, mapping, readers, links.values(), hs_all, sf_all)
+    exhausted = {side: readers is not None and readers[side].exhausted for side in Side}
+    twins = await read_twins(ctx, mapping, exhausted, links.values(), hs_all, sf_all)
     hs_all += twins[Side.HUBSPOT]
     sf_all += twins[Side.SALESFORCE]
     for link in matched.links:
@@ -199,9 +202,9 @@ async def _round(
         book = gather(mapping, plan.records, outcomes, run_id, report, lookup)
         book.failures += read_failures(mapping, [*hs_problems, *sf_problems], run_id, report)
         for side, records in ((Side.HUBSPOT, streamed_hs), (Side.SALESFORCE, streamed_sf)):
-            reader = readers[side]
-            reader.advance(records)
-            book.cursors[side] = reader.cursor.dumps()
+            if readers is not None:
+                readers[side].advance(records)
+                book.cursors[side] = readers[side].cursor.dumps()
         commit(store, mapping, book)
     report.clock("bookkeeping", started)
 

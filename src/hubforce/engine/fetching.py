@@ -7,11 +7,11 @@ synced, an association whose Salesforce twin has the lookup field, a failure due
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from hubforce.connectors.records import RemoteRecord
 from hubforce.engine.context import SyncContext
-from hubforce.engine.reading import SideReader, read_fields
+from hubforce.engine.reading import read_fields
 from hubforce.sync.fields import ASSOCIATION_PREFIX, PairMapping
 from hubforce.sync.model import Change, Link, Rule, Side
 from hubforce.sync.operations import Plan
@@ -48,26 +48,23 @@ async def read_retries(
 async def read_twins(
     ctx: SyncContext,
     mapping: PairMapping,
-    readers: dict[Side, SideReader],
+    exhausted: Mapping[Side, bool],
     links: Iterable[Link],
     hs: Sequence[RemoteRecord],
     sf: Sequence[RemoteRecord],
 ) -> dict[Side, list[RemoteRecord]]:
     """Current values of linked twins missing from the round, where the plan needs them: when
-    the twin's side was not read to the end, or the link was never synced (no snapshot)."""
+    the twin's side was not read to the end (`exhausted` says which were), or the link was
+    never synced (no snapshot)."""
     have_hs = {r.id for r in hs}
     have_sf = {r.id for r in sf}
     need_hs: list[str] = []
     need_sf: dict[str, list[str]] = {}
     for link in links:
         in_hs, in_sf = link.hubspot_id in have_hs, link.salesforce_id in have_sf
-        if (
-            in_hs
-            and not in_sf
-            and (link.snapshot is None or not readers[Side.SALESFORCE].exhausted)
-        ):
+        if in_hs and not in_sf and (link.snapshot is None or not exhausted[Side.SALESFORCE]):
             need_sf.setdefault(link.salesforce_type, []).append(link.salesforce_id)
-        if in_sf and not in_hs and (link.snapshot is None or not readers[Side.HUBSPOT].exhausted):
+        if in_sf and not in_hs and (link.snapshot is None or not exhausted[Side.HUBSPOT]):
             need_hs.append(link.hubspot_id)
     out: dict[Side, list[RemoteRecord]] = {Side.HUBSPOT: [], Side.SALESFORCE: []}
     if need_hs:

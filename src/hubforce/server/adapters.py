@@ -1,9 +1,7 @@
 """Adapters from the server's seams to the engine and the connectors.
 
-- `CycleSyncTarget`: the engine has no "sync these ids" entry point yet, so a targeted sync
-  runs a normal cycle restricted to the pair (its cursors find the changed records, plus
-  anything else changed meanwhile). Correct, just more reading than needed; an engine
-  `sync_records(ctx, pair, side, ids)` would replace the body of `sync_records` only.
+- `CycleSyncTarget`: a targeted sync of the changed ids through the engine's
+  `sync_records` (read by id, cursors untouched; the next cursor cycle writes nothing).
 - `ClientRecordReader`: a workflow's record read through the connectors.
 - `pair_index`: (side, object type) -> pair name, from the compiled mappings.
 """
@@ -11,13 +9,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from hubforce.connectors.hubspot.client import HubSpotClient
 from hubforce.connectors.salesforce.client import SalesforceClient
 from hubforce.engine.context import CycleReport, SyncContext
-from hubforce.engine.cycle import run_cycle
+from hubforce.engine.targeted import sync_records
 from hubforce.store import Store
 from hubforce.sync.fields import PairMapping
 from hubforce.sync.model import Side
@@ -36,16 +33,15 @@ def pair_index(mappings: Mapping[str, PairMapping]) -> dict[tuple[Side, str], st
 
 
 class CycleSyncTarget:
-    """Targeted sync as a cycle of one pair on a long-lived `SyncContext`."""
+    """Targeted syncs of given records on a long-lived `SyncContext`."""
 
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
         self.reports: list[CycleReport] = []
 
     async def sync_records(self, pair: str, side: Side, ids: Sequence[str]) -> None:
-        """Run one cycle of `pair` (the ids are found by its cursors)."""
-        options = replace(self.ctx.options, pairs=(pair,))
-        report = await run_cycle(replace(self.ctx, options=options))
+        """Sync just the records `ids` of `side` in `pair` (read by id)."""
+        report = await sync_records(self.ctx, pair, side, ids)
         self.reports.append(report)
         del self.reports[:-100]
 
