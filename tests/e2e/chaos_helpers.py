@@ -15,12 +15,20 @@ from tests.e2e.conftest import Harness
 
 WORLD = {"people": 16, "companies": 5, "deals": 4}
 HS_FIELDS = {
-    "contacts": ("email", "firstname", "lastname", "jobtitle", "phone", "company"),
+    "contacts": (
+        "email",
+        "firstname",
+        "lastname",
+        "jobtitle",
+        "phone",
+        "company",
+        "hs_lead_status",
+    ),
     "companies": ("name", "website", "phone", "city"),
     "deals": ("dealname", "amount"),
 }
 SF_FIELDS = {
-    "Lead": ("Email", "FirstName", "LastName", "Title", "Phone", "Company"),
+    "Lead": ("Email", "FirstName", "LastName", "Title", "Phone", "Company", "Status"),
     "Contact": ("Email", "FirstName", "LastName", "Title", "Phone"),
     "Account": ("Name", "Website", "Phone", "BillingCity"),
     "Opportunity": ("Name", "Amount"),

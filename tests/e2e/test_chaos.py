@@ -267,6 +267,33 @@ def test_refused_credentials_stop_cleanly_and_resume_once_fixed(
     assert_converged(harness, seed, tmp_path, migrated_store)
 
 
+def test_partial_batch_failure_heals_after_the_fix_and_a_retry(
+    harness: Harness, migrated_store: Path, tmp_path: Path
+) -> None:
+    seed = 101
+    workload(harness, seed)
+
+    def without_open_status(data: dict[str, Any]) -> None:
+        field = next(
+            f for f in data["objects"]["contacts"]["fields"] if f["hubspot"] == "hs_lead_status"
+        )
+        del field["picklist_to_hubspot"]["Open - Not Contacted"]
+        del field["picklist"]["NEW"], field["picklist"]["OPEN"]
+
+    harness.configure(without_open_status)  # a mapping gap: new Leads cannot reach HubSpot
+    report = harness.sync()
+
+    contacts = next(p for p in report.pairs if p.pair == "contacts")
+    parked = contacts.failures.get("picklist", 0)
+    assert parked >= 1
+    assert sum(contacts.created.values()) >= 1  # the rest of the batch went through
+    harness.configure(lambda data: None)  # the user fixes the mapping
+    harness.store.failures.request_retry("picklist", pair="contacts")  # `hubforce retry`
+    settle(harness)
+    assert harness.store.failures.find(pair="contacts") == []
+    assert_converged(harness, seed, tmp_path, migrated_store)
+
+
 # -- SIGKILL at seeded points ------------------------------------------------------------------
 #
 # `hubforce sync --once` runs as a subprocess against the harness's emulator apps served on

@@ -151,7 +151,10 @@ def gather(
                 links[hs_id] = Link(pair, hs_id, sf_type, sf_id, snapshot)
                 if created:
                     lookup.add(pair, hs_id, sf_id)
-        if not outcome.failed and (outcome.written or record.operations):
+        # A record that converts and plans cleanly resolves its stored failures, also when it
+        # needs no write (a retried failure whose record is already in sync would else be
+        # re-read every cycle and never leave the failure store).
+        if not outcome.failed:
             if hs_id:
                 book.resolved_hs.append(hs_id)
             if sf_id:
