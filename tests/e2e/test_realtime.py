@@ -116,13 +116,18 @@ def salesforce_session(url: str) -> httpx.Client:
     return client
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
-    """Poll `check` until it holds or the deadline passes."""
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float = 15.0,
+    what: str = "condition",
+    interval: float = 0.02,
+) -> None:
+    """Poll `check` every `interval` s until it holds or the deadline passes."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(interval)
 
 
 @pytest.fixture
@@ -487,10 +492,17 @@ def test_hubforce_run_serves_the_seed_workflow_and_stops_on_sigterm(tmp_path: Pa
 
             def hubspot_email() -> str:
                 path = f"/crm/v3/objects/contacts/{contact_id}"
-                body = hs.get(path, params={"properties": "email"}).json()
-                return str(body["properties"]["email"])
+                reply = hs.get(path, params={"properties": "email"})
+                if reply.status_code == 429:  # this test's own polling shares the portal's limit
+                    return ""
+                return str(reply.json()["properties"]["email"])
 
-            wait_until(lambda: hubspot_email() == "linus.sf@example.com", what="Lead -> HubSpot")
+            # The poll runs every 5 s: poll HubSpot gently, it shares the service's burst limit.
+            wait_until(
+                lambda: hubspot_email() == "linus.sf@example.com",
+                what="Lead -> HubSpot",
+                interval=0.25,
+            )
             sf.close()
             process.send_signal(signal.SIGTERM)
             output = process.communicate(timeout=30)[0].decode()
