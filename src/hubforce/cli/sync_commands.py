@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,6 +188,18 @@ async def _validate(config: HubforceConfig) -> list[Problem]:
         return await validate_mappings(ctx)
 
 
+# The message run_cycle records when a limit stopped the run (RateLimited's own wording).
+_PAUSED = re.compile(r"Rate limited by .+? \((\w+)\): retry in (\d+)s")
+
+
+def next_sync_after_pause(message: str | None, finished_at: int | None) -> datetime | None:
+    """When a run stopped by the budget (or a window) may sync again, from its record."""
+    match = _PAUSED.search(message or "")
+    if match is None or finished_at is None:
+        return None
+    return datetime.fromtimestamp(finished_at / 1000 + int(match.group(2)), tz=UTC)
+
+
 def _when(ms: int | None) -> str:
     if ms is None:
         return "-"
@@ -211,6 +224,11 @@ def status(config: Path = CONFIG_OPTION) -> None:
                 f"Last run {run.id}: [bold]{run.status}[/], started {_when(run.started_at)}, "
                 f"finished {_when(run.finished_at)}" + (f" — {run.message}" if run.message else "")
             )
+            resume = next_sync_after_pause(run.message, run.finished_at)
+            if resume is not None:
+                console.print(
+                    f"[yellow]Rate limited: next sync at {resume.strftime('%H:%M')} UTC[/]"
+                )
         links = store.links.count()
         pending = store.intents.unresolved()
         table = Table(title="Object pairs")
