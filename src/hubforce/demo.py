@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hubforce.connectors.governor import Governor, hubspot_governor, salesforce_governor
 from hubforce.emulators.common.serve import BackgroundServer
 from hubforce.emulators.hubspot.app import create_app as create_hubspot_app
 from hubforce.emulators.hubspot.settings import HubSpotEmulatorSettings
@@ -32,6 +33,7 @@ from hubforce.engine.cycle import run_cycle
 from hubforce.engine.local import local_config
 from hubforce.engine.runner import sync_context
 from hubforce.store import Store, open_store
+from hubforce.sync.model import Side
 
 V = "/services/data/v62.0"
 TOKEN = {"Authorization": "Bearer emulator-token"}
@@ -76,6 +78,11 @@ class Demo:
         self.sf = httpx.Client(base_url=sf_url, headers=TOKEN, timeout=60)
         self.store = store
         self.config = local_config(hs_url, sf_url, "sqlite://")
+        budgets = self.config.budgets
+        self.governors: dict[Side, Governor] = {
+            Side.HUBSPOT: hubspot_governor(share=budgets.hubspot.daily_share),
+            Side.SALESFORCE: salesforce_governor(share=budgets.salesforce.daily_share),
+        }
         self.totals = Totals()
 
     def close(self) -> None:
@@ -102,7 +109,12 @@ class Demo:
         return report
 
     async def _run(self, options: CycleOptions) -> CycleReport:
-        async with sync_context(self.config, options=options, store=self.store) as ctx:
+        # One governor per side for the whole demo, as `hubforce sync` keeps one for its loop:
+        # HubSpot's search limit sends no headers, so a fresh governor per cycle would not know
+        # the searches the previous cycle made a moment ago.
+        async with sync_context(
+            self.config, options=options, store=self.store, governors=self.governors
+        ) as ctx:
             return await run_cycle(ctx)
 
     def linked(self, sobject: str, skip: int = 0) -> tuple[str, str]:
@@ -201,10 +213,10 @@ class Demo:
         }
 
 
-def _table(title: str, counts: dict[str, int], label: str = "what") -> Table:
+def _table(title: str, counts: dict[str, int], label: str = "what", unit: str = "records") -> Table:
     table = Table(title=title)
     table.add_column(label)
-    table.add_column("records", justify="right")
+    table.add_column(unit, justify="right")
     for key, n in sorted(counts.items()):
         table.add_row(key, str(n))
     if not counts:
@@ -295,7 +307,7 @@ def _play(console: Console, demo: Demo, seed: int, world: dict[str, int], starte
         )
     console.print(failures)
     calls = demo.api_calls()
-    console.print(_table("API calls spent (emulator counts)", calls, "side"))
+    console.print(_table("API calls spent (emulator counts)", calls, "side", "calls"))
     console.print(f"Done in {time.monotonic() - started:.1f} s.")
     if last.writes:
         console.print("[bold red]The last cycle wrote records: sync did not converge[/]")
