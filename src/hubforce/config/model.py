@@ -8,6 +8,7 @@ written inline (`hubforce.config.base.SecretRef`); connections live in
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -35,6 +36,7 @@ from hubforce.sync.model import DeletePolicy, Rule
 
 __all__ = [  # the connection and secret types are re-exported: one import place for users
     "ENV_REF",
+    "ORG_ID",
     "PAIR_NAMES",
     "Alerts",
     "AssociationMapping",
@@ -58,6 +60,7 @@ __all__ = [  # the connection and secret types are re-exported: one import place
     "SalesforcePassword",
     "Schedule",
     "SecretRef",
+    "Server",
     "StoreConnection",
     "Transform",
     "ValueKind",
@@ -229,6 +232,58 @@ class Alerts(ConfigModel):
     on_recovery: bool = True
 
 
+_PUBLIC_URL = re.compile(r"^https?://[^/\s]+(/\S*)?$")
+#: A Salesforce org id: 00D + 12 characters, or its 18-character form.
+ORG_ID = re.compile(r"^00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
+
+
+class Server(ConfigModel):
+    """`hubforce run`: where it listens and the secrets it checks requests against.
+
+    Precedence (highest first): the command's flags (`--host`, `--port`, `--public-url`),
+    then the environment variables HUBFORCE_WEBHOOK_SECRET, HUBFORCE_HOOK_TOKEN and
+    HUBFORCE_SALESFORCE_ORG_ID (kept as overrides for existing deployments), then this
+    section, then the defaults (the webhook secret defaults to the HubSpot OAuth app's).
+    """
+
+    host: str = Field(default="127.0.0.1", min_length=1, description="Address to listen on.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port to listen on.")
+    public_url: str | None = Field(
+        default=None,
+        description="The base URL HubSpot posts to (v3 signatures cover the exact URL).",
+    )
+    webhook_secret: SecretRef | None = Field(
+        default=None,
+        description="${ENV_VAR} holding the HubSpot app's client secret (webhook signatures).",
+    )
+    hook_token: SecretRef | None = Field(
+        default=None, description="${ENV_VAR} holding the bearer token of POST /hooks/sync."
+    )
+    salesforce_org_id: str | None = Field(
+        default=None,
+        description="Only outbound messages from this org (15 or 18 characters) are accepted.",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not _PUBLIC_URL.match(value):
+            raise ValueError(
+                "public_url must be an http(s) base URL such as https://hubforce.example.com"
+            )
+        return value.rstrip("/") if value else value
+
+    @field_validator("salesforce_org_id")
+    @classmethod
+    def _org_id(cls, value: str | None) -> str | None:
+        if value is not None and not ORG_ID.match(value):
+            raise ValueError(
+                "salesforce_org_id must be an org id: 15 or 18 letters and digits starting "
+                "with 00D (Setup > Company Information)"
+            )
+        return value
+
+
 class HubforceConfig(ConfigModel):
     """The whole configuration file."""
 
@@ -238,6 +293,7 @@ class HubforceConfig(ConfigModel):
     schedule: Schedule = Schedule()
     budgets: Budgets = Budgets()
     alerts: Alerts = Alerts()
+    server: Server = Server()
     workflows: list[dict[str, Any]] = Field(
         default_factory=list, description="Workflow rules (trigger, condition, action)."
     )

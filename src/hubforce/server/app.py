@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
@@ -30,7 +30,7 @@ class ServerSettings:
     """Secrets and addresses the server checks requests against (already resolved)."""
 
     webhook: WebhookSettings
-    hook_token: str | None = None
+    hook_token: str | None = field(default=None, repr=False)  # never in a log line or an error
     salesforce_org_id: str | None = None
 
 

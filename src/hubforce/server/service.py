@@ -16,8 +16,10 @@ from dataclasses import dataclass, replace
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from hubforce.config import HubforceConfig
+from hubforce.config.model import ORG_ID
 from hubforce.engine.context import SyncContext
 from hubforce.engine.cycle import run_cycle
 from hubforce.engine.runner import sync_context
@@ -48,28 +50,60 @@ class RunOptions:
     public_url: str | None = None
 
 
+def run_options(
+    config: HubforceConfig,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    public_url: str | None = None,
+) -> RunOptions:
+    """The command's flags where given, else the config's `server:` section (or its defaults)."""
+    server = config.server
+    return RunOptions(
+        host=host or server.host,
+        port=port or server.port,
+        public_url=public_url or server.public_url,
+    )
+
+
+def _reveal(secret: SecretStr | None) -> str:
+    return secret.get_secret_value() if secret is not None else ""
+
+
 def server_settings(
     config: HubforceConfig, options: RunOptions, env: Mapping[str, str] | None = None
 ) -> ServerSettings:
-    """Secrets from the environment; the webhook secret defaults to the OAuth app's."""
+    """The secrets `hubforce run` checks requests against, highest precedence first: the
+    environment variables (overrides kept for existing deployments), the config's `server:`
+    section, then (webhook secret only) the HubSpot OAuth app's client secret."""
     env = os.environ if env is None else env
-    secret = env.get(WEBHOOK_SECRET_ENV, "")
+    server = config.server
+    secret = env.get(WEBHOOK_SECRET_ENV) or _reveal(server.webhook_secret)
     oauth = config.connections.hubspot.oauth
     if not secret and oauth is not None:
         secret = oauth.client_secret.get_secret_value()
     if not secret and config.schedule.webhooks:
         raise ConfigError(
             "configuration",
-            "connections.hubspot",
+            "server.webhook_secret",
             "HubSpot webhooks need the app's client secret to verify signatures",
-            hint=f"set {WEBHOOK_SECRET_ENV}, or use an OAuth app in connections.hubspot, "
+            hint="set server.webhook_secret: ${HUBFORCE_WEBHOOK_SECRET} and export "
+            f"{WEBHOOK_SECRET_ENV}, or use an OAuth app in connections.hubspot, "
             "or set schedule.webhooks: false",
+        )
+    org_id = env.get(SALESFORCE_ORG_ENV) or server.salesforce_org_id
+    if org_id and not ORG_ID.match(org_id):
+        raise ConfigError(
+            "environment",
+            SALESFORCE_ORG_ENV,
+            "not a Salesforce org id (15 or 18 letters and digits starting with 00D)",
+            hint="copy the Organization ID from Setup > Company Information",
         )
     public = options.public_url.rstrip("/") + "/webhooks/hubspot" if options.public_url else None
     return ServerSettings(
         WebhookSettings(secret, public_url=public),
-        hook_token=env.get(HOOK_TOKEN_ENV) or None,
-        salesforce_org_id=env.get(SALESFORCE_ORG_ENV) or None,
+        hook_token=env.get(HOOK_TOKEN_ENV) or _reveal(server.hook_token) or None,
+        salesforce_org_id=org_id or None,
     )
 
 

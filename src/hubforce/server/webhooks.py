@@ -33,7 +33,7 @@ MAX_BODY = 1_000_000
 class WebhookSettings:
     """How HubSpot webhooks are checked."""
 
-    client_secret: str
+    client_secret: str = field(repr=False)  # never in a log line or an error
     public_url: str | None = None
     allow_v1: bool = True
     now_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
