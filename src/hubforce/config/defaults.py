@@ -107,6 +107,10 @@ objects:
       Lead: {Company: "[not provided]", LastName: "[not provided]"}
       Contact: {LastName: "[not provided]"}
     fields:
+      # Seed workflow 2, "an e-mail changed on either side shows up on the other side", is
+      # this two-way mapping: `hubforce run` carries it in seconds (HubSpot webhooks one way,
+      # the Salesforce SystemModstamp poll the other), the reconcile as a safety net. It is
+      # not a workflow: a workflow writing the same field would race the sync.
       - {hubspot: email, salesforce: Email, type: email}
       - {hubspot: firstname, salesforce: FirstName, max_length: 40}
       - {hubspot: lastname, salesforce: LastName, max_length: 80}
@@ -195,8 +199,23 @@ alerts:
   # slack_webhook_url: ${SLACK_WEBHOOK_URL}
   on_recovery: true
 
+# `hubforce run`: where it listens and the secrets it checks requests against. The flags
+# --host, --port and --public-url win over these; the environment variables
+# HUBFORCE_WEBHOOK_SECRET, HUBFORCE_HOOK_TOKEN and HUBFORCE_SALESFORCE_ORG_ID, when set,
+# win over the secrets below.
+server:
+  host: 127.0.0.1
+  port: 8080
+  # public_url: https://hubforce.example.com    # the base URL HubSpot posts webhooks to
+  # webhook_secret: ${HUBFORCE_WEBHOOK_SECRET}  # the HubSpot app's client secret; default:
+  #                                             # connections.hubspot.oauth.client_secret
+  # hook_token: ${HUBFORCE_HOOK_TOKEN}          # bearer token of POST /hooks/sync (else off)
+  # salesforce_org_id: 00D000000000000AAA       # accept outbound messages from this org only
+
 workflows:                             # run by `hubforce run` (trigger -> condition -> actions)
-  - name: form-to-lead                 # a "Contact us" submission becomes an assigned Lead
+  # Seed workflow 1: a "Contact us" submission becomes a Lead the assignment rules give to a
+  # rep. (Seed workflow 2, e-mail changes both ways, is the contacts `email` mapping above.)
+  - name: form-to-lead
     trigger:
       type: hubspot.form_submitted
       form: 0d6a3b52-1c4e-4f7a-9b2d-3e5f6a7b8c90   # your form's GUID
@@ -213,4 +232,22 @@ workflows:                             # run by `hubforce run` (trigger -> condi
           Phone: "{phone}"
           LeadSource: Web
         assignment: true               # Sforce-Auto-Assign: TRUE, or an assignment rule id
+
+  # A won Opportunity makes its HubSpot deal's company and contacts customers. The record
+  # read for a Salesforce trigger carries its linked twin's id (`hubspot_id`: the deal, from
+  # the store's links); an Opportunity with no HubSpot deal yet is skipped (the run says so).
+  - name: closed-won-customer
+    trigger:
+      type: salesforce.record_changed
+      sobject: Opportunity
+      on: updated
+      where: 'StageName = "Closed Won"'
+    condition: 'hubspot_id is not empty'
+    actions:
+      - type: hubspot.update
+        object_type: deals
+        record_id: "{hubspot_id}"
+        associated: [companies, contacts]   # the deal's associated records, not the deal
+        values:
+          lifecyclestage: customer
 """

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from hubforce.connectors.records import RemoteRecord, WriteResult
+from hubforce.connectors.records import AssociationLink, RemoteRecord, WriteResult
 from hubforce.workflows.model import (
     Action,
     HubSpotUpdate,
@@ -67,6 +67,11 @@ class HubSpotWriter(Protocol):
     ) -> list[WriteResult]:
         """Update records."""
 
+    async def read_associations(
+        self, from_type: str, to_type: str, ids: Sequence[str]
+    ) -> dict[str, list[AssociationLink]]:
+        """Associations of each id to `to_type`."""
+
 
 class ActionError(RuntimeError):
     """An action that cannot run as configured (e.g. no Slack webhook URL)."""
@@ -78,6 +83,27 @@ def _from_write(name: str, result: WriteResult) -> ActionResult:
     failure = result.failure
     message = f"{failure.api_code}: {failure.message}" if failure else "refused"
     return ActionResult(name, False, {"id": result.id}, message)
+
+
+async def _update_associated(
+    name: str, hs: HubSpotWriter, action: HubSpotUpdate, record_id: str, values: dict[str, Any]
+) -> ActionResult:
+    """Update every record of the `associated` types linked to `record_id` (none is no error:
+    a deal without contacts is common)."""
+    updated: dict[str, list[str]] = {}
+    for to_type in action.associated:
+        links = await hs.read_associations(action.object_type, to_type, [record_id])
+        ids = list(dict.fromkeys(link.to_id for link in links.get(record_id, [])))
+        if not ids:
+            continue
+        results = await hs.update(to_type, [(target, values) for target in ids])
+        refused = [result for result in results if not result.ok]
+        if refused:
+            failed = _from_write(name, refused[0])
+            failed.detail = {"updated": updated, "refused": [r.id for r in refused]}
+            return failed
+        updated[to_type] = ids
+    return ActionResult(name, True, {"updated": updated})
 
 
 class ActionRunner:
@@ -131,6 +157,8 @@ class ActionRunner:
             if not record_id:
                 return ActionResult(name, False, error="record_id rendered empty")
             values = render_values(action.values, record)
+            if action.associated:
+                return await _update_associated(name, hs, action, record_id, values)
             (result,) = await hs.update(action.object_type, [(record_id, values)])
             return _from_write(name, result)
         if isinstance(action, SlackPost):

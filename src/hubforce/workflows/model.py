@@ -90,6 +90,14 @@ class SalesforceChanged(_Strict):
 
     _where = field_validator("where")(_check_condition)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        # YAML 1.1 (PyYAML) reads an unquoted `on:` key as the boolean True.
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        return data
+
 
 class Schedule(_Strict):
     """Every `every_seconds`, with no record (actions see an empty record)."""
@@ -131,14 +139,28 @@ class SalesforceUpdate(_Strict):
 
 
 class HubSpotUpdate(_Strict):
-    """Update a HubSpot record (e.g. lifecyclestage = customer)."""
+    """Update a HubSpot record (e.g. lifecyclestage = customer); with `associated`, update
+    instead the records of those types associated with it (a won deal's company and contacts).
+    """
 
     type: Literal["hubspot.update"]
     object_type: HUBSPOT_OBJECTS = "contacts"
     record_id: str = "{hs_object_id}"
     values: dict[str, Any]
+    associated: list[HUBSPOT_OBJECTS] = Field(
+        default_factory=list,
+        description="Update the records of these types associated with the record, not it.",
+    )
 
     _values = field_validator("values")(_check_templates)
+
+    @model_validator(mode="after")
+    def _other_types(self) -> HubSpotUpdate:
+        if self.object_type in self.associated or len(set(self.associated)) < len(self.associated):
+            raise ValueError(
+                f"associated: list other object types than {self.object_type!r}, each once"
+            )
+        return self
 
 
 class SlackPost(_Strict):

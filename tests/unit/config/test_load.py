@@ -9,6 +9,7 @@ import pytest
 from hubforce.config.defaults import DEFAULT_CONFIG_YAML
 from hubforce.config.load import load_config, parse_config
 from hubforce.errors import ConfigError
+from hubforce.server.service import workflows_of
 from hubforce.sync.model import DeletePolicy, Rule
 
 ENV = {
@@ -157,3 +158,25 @@ def test_several_problems_are_counted() -> None:
     text = MINIMAL.replace("RULE", "nope").replace("type: email}", "typ: email}")
     error = error_of(text)
     assert "and 1 more problem(s)" in error.message
+
+
+def test_default_config_ships_the_seed_workflows_and_a_server_section() -> None:
+    config = parse_config(DEFAULT_CONFIG_YAML, env=ENV)
+    # Seed workflow 1 and the closed-won example are workflows; they validate as such.
+    workflows = workflows_of(config).workflows
+    assert [(w.name, w.enabled) for w in workflows] == [
+        ("form-to-lead", True),
+        ("closed-won-customer", True),
+    ]
+    # Seed workflow 2 (e-mail both ways) is the contacts pair's two-way e-mail mapping.
+    (email,) = [f for f in config.objects["contacts"].fields if f.hubspot == "email"]
+    assert (email.salesforce, email.rule) == ("Email", Rule.TWO_WAY)
+    assert "Seed workflow 2" in DEFAULT_CONFIG_YAML
+    # The server section needs no secret to load (they are commented out).
+    server = config.server
+    assert (server.host, server.port, server.webhook_secret, server.hook_token) == (
+        "127.0.0.1",
+        8080,
+        None,
+        None,
+    )

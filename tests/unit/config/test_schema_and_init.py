@@ -55,3 +55,9 @@ def test_default_config_is_commented() -> None:
     comments = [line for line in DEFAULT_CONFIG_YAML.splitlines() if "#" in line]
     assert len(comments) > 20
     assert "${" in DEFAULT_CONFIG_YAML
+
+
+def test_schema_has_the_server_section_and_the_default_config_fills_it() -> None:
+    schema = config_schema()
+    assert schema["properties"]["server"]["$ref"] == "#/$defs/Server"
+    assert "server:" in DEFAULT_CONFIG_YAML and "# webhook_secret: ${" in DEFAULT_CONFIG_YAML
