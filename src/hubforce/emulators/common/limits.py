@@ -85,6 +85,20 @@ class DailyAllocation:
             self._roll()
             return max(0, self.limit - self.used)
 
+    def used_today(self) -> int:
+        """Calls counted today."""
+        with self._lock:
+            self._roll()
+            return self.used
+
+    def set_used(self, used: int) -> None:
+        """Set today's count (0: as right after the reset; another client's spending)."""
+        if used < 0:
+            raise ValueError("the daily count cannot be negative")
+        with self._lock:
+            self._roll()
+            self.used = used
+
     def reset(self) -> None:
         """Start the day's count again."""
         with self._lock:

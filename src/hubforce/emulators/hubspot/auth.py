@@ -88,6 +88,18 @@ class TokenStore:
             )
         return "oauth"
 
+    def revoke(self, refresh_token: str | None = None) -> int:
+        """Revoke one refresh token, or every grant of the app (as an uninstall does), with
+        the access tokens issued from it; the static token stays. Returns how many refresh
+        tokens went."""
+        gone = list(self.refresh) if refresh_token is None else [refresh_token]
+        revoked = sum(1 for token in gone if self.refresh.pop(token, None) is not None)
+        dead = set(gone)
+        self.access = {k: v for k, v in self.access.items() if v.refresh_token not in dead}
+        if refresh_token is None:
+            self.codes.clear()
+        return revoked
+
     def create_code(self, redirect_uri: str, scopes: list[str]) -> str:
         """An authorization code for the local authorize page."""
         code = secrets.token_urlsafe(24)
@@ -223,7 +235,7 @@ class AuthLimitMiddleware:
         portal = self.portal
         burst = portal.oauth_burst if kind == "oauth" else portal.burst
         headers = {
-            "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(round(burst.seconds * 1000)),
             "X-HubSpot-RateLimit-Max": str(burst.limit),
             "X-HubSpot-RateLimit-Remaining": str(burst.remaining()),
         }

@@ -62,6 +62,7 @@ class Portal:
         self.faults = FaultPlan()
         self.events = EventBus()
         self.tokens = TokenStore(self.clock, self.settings)
+        self.burst_seconds = self.settings.burst_window_seconds
         self._configure_limits(self.settings.tier)
         self.index_lag_ms = self.settings.index_lag_ms
         self.limits_enabled = True
@@ -72,9 +73,9 @@ class Portal:
     def _configure_limits(self, tier_name: str) -> None:
         tier = TIERS[tier_name]
         self.tier = tier_name
-        self.burst = RollingWindow(self.clock, tier.burst, 10.0)
+        self.burst = RollingWindow(self.clock, tier.burst, self.burst_seconds)
         # Public OAuth apps: 110 per ten seconds per installing account, no daily limit.
-        self.oauth_burst = RollingWindow(self.clock, OAUTH_BURST, 10.0)
+        self.oauth_burst = RollingWindow(self.clock, OAUTH_BURST, self.burst_seconds)
         self.daily = DailyAllocation(self.clock, tier.daily)
         self.search_window = RollingWindow(self.clock, self.settings.search_per_second, 1.0)
 
@@ -120,21 +121,32 @@ class Portal:
             "tier": self.tier,
             "burst": self.burst.limit,
             "burst_remaining": self.burst.remaining(),
+            "burst_window_seconds": self.burst_seconds,
             "oauth_burst": self.oauth_burst.limit,
             "daily": self.daily.limit,
             "daily_remaining": self.daily.remaining(),
+            "daily_used": self.daily.used_today(),
             "search_per_second": self.search_window.limit,
             "index_lag_ms": self.index_lag_ms,
             "token_lifetime": self.tokens.lifetime,
         }
 
     def set_limits(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """Change tier, limits, index lag or token lifetime."""
+        """Change tier, limits, index lag or token lifetime.
+
+        `burst_window_seconds` shortens the ten-second window (fast tests of real windows);
+        `daily_used` sets today's count (0: as after the midnight reset).
+        """
         known = {"enabled", "tier", "burst", "oauth_burst", "daily", "search_per_second"}
-        known.add("index_lag_ms")
+        known |= {"index_lag_ms", "burst_window_seconds", "daily_used"}
         unknown = set(changes) - known - {"token_lifetime"}
         if unknown:
             raise ValueError(f"unknown limit settings: {sorted(unknown)}; known: {sorted(known)}")
+        if "burst_window_seconds" in changes:
+            seconds = float(changes["burst_window_seconds"])
+            if not 0 < seconds <= 86_400:
+                raise ValueError("burst_window_seconds must be > 0 and at most a day")
+            self.burst_seconds = self.burst.seconds = self.oauth_burst.seconds = seconds
         if "tier" in changes:
             if changes["tier"] not in TIERS:
                 raise ValueError(f"tier must be one of {sorted(TIERS)}")
@@ -147,6 +159,8 @@ class Portal:
             self.oauth_burst.limit = int(changes["oauth_burst"])
         if "daily" in changes:
             self.daily.limit = int(changes["daily"])
+        if "daily_used" in changes:
+            self.daily.set_used(int(changes["daily_used"]))
         if "search_per_second" in changes:
             self.search_window.limit = int(changes["search_per_second"])
         if "index_lag_ms" in changes:

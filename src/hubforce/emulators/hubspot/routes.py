@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, HTTPException, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -95,8 +95,16 @@ def build_oauth_router(portal: Portal) -> APIRouter:
 
 
 def build_control_extras(portal: Portal) -> APIRouter:
-    """HubSpot-only control routes under /__emulator__/: merge (as if done in the UI)."""
+    """HubSpot-only control routes under /__emulator__/: merge (as if done in the UI) and
+    revoke-tokens (an admin uninstalls the app, or revokes one refresh token)."""
     r = APIRouter(prefix="/__emulator__")
+
+    @r.post("/revoke-tokens")
+    async def control_revoke(body: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        token = body.get("refresh_token")
+        if token is not None and not isinstance(token, str):
+            raise HTTPException(400, "refresh_token must be a string")
+        return {"revoked": portal.tokens.revoke(token)}
 
     @r.post("/merge")
     async def control_merge(body: dict[str, Any] = Body(...)) -> dict[str, Any]:

@@ -39,6 +39,9 @@ class HubSpotEmulatorSettings(BaseModel):
     client_secret: str = "hubforce-emulator-secret"
     app_id: int = 1160452
     search_per_second: int = Field(default=5, ge=1)
+    burst_window_seconds: float = Field(
+        default=10.0, gt=0, description="length of the burst window (HubSpot: ten seconds)"
+    )
     index_lag_ms: int = Field(
         default=0, ge=0, description="delay before new records are searchable"
     )

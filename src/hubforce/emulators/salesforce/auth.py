@@ -40,7 +40,9 @@ def _user_by_username(org: Org, username: str) -> str | None:
     return None
 
 
-def _token_body(request: Request, user_id: str, *, refresh: str | None = None) -> dict[str, Any]:
+def _token_body(
+    request: Request, user_id: str, *, refresh: str | None = None, grant: str | None = None
+) -> dict[str, Any]:
     org = org_of(request)
     sessions = _sessions(request)
     base = str(request.base_url).rstrip("/")
@@ -51,7 +53,7 @@ def _token_body(request: Request, user_id: str, *, refresh: str | None = None) -
         hmac.new(secret, (identity + issued).encode(), hashlib.sha256).digest()
     ).decode()
     body: dict[str, Any] = {
-        "access_token": sessions.issue(user_id),
+        "access_token": sessions.issue(user_id, grant=grant or refresh),
         "instance_url": base,
         "id": identity,
         "token_type": "Bearer",
@@ -111,10 +113,11 @@ async def oauth_token(request: Request) -> Response:
     if grant == "refresh_token":
         if client_id is not None and client_id != creds.consumer_key:
             return _oauth_error("invalid_client_id", "client identifier invalid")
-        user = sessions.redeem_refresh(params.get("refresh_token", ""))
+        refresh = params.get("refresh_token", "")
+        user = sessions.redeem_refresh(refresh)
         if user is None:
             return _oauth_error("invalid_grant", "expired access/refresh token")
-        return JSONResponse(_token_body(request, user))
+        return JSONResponse(_token_body(request, user, grant=refresh))
     if grant == "authorization_code":
         if not _client_ok(org, client_id, client_secret):
             return _oauth_error("invalid_client", "invalid client credentials")

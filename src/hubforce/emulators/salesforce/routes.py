@@ -61,7 +61,8 @@ def build_auth_router() -> APIRouter:
 
 
 def build_control_extras() -> APIRouter:
-    """Salesforce-only control verbs: convert-lead, merge, assignment-rules, expire-sessions."""
+    """Salesforce-only control verbs: convert-lead, merge, assignment-rules, expire-sessions,
+    revoke-tokens (an admin revokes the connected app's OAuth grants, or one refresh token)."""
     r = APIRouter(prefix=CONTROL_PREFIX, tags=["emulator control"])
 
     @r.post("/convert-lead")
@@ -98,6 +99,15 @@ def build_control_extras() -> APIRouter:
     @r.post("/expire-sessions")
     async def expire_sessions(request: Request) -> dict[str, Any]:
         return {"expired": request.app.state.sessions.expire_all()}
+
+    @r.post("/revoke-tokens")
+    async def revoke_tokens(
+        request: Request, body: dict[str, Any] = Body(default_factory=dict)
+    ) -> dict[str, Any]:
+        token = body.get("refresh_token")
+        if token is not None and not isinstance(token, str):
+            raise HTTPException(400, "refresh_token must be a string")
+        return {"revoked": request.app.state.sessions.revoke(token)}
 
     return r
 

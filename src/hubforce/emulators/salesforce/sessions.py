@@ -15,6 +15,7 @@ class Session:
 
     user_id: str
     expires_at: float | None  # epoch seconds on the emulator clock; None never expires
+    grant: str | None = None  # the refresh token it was issued from, if any
 
 
 class SessionStore:
@@ -32,11 +33,12 @@ class SessionStore:
     def _token(self) -> str:
         return f"{self.org_id[:15]}!{secrets.token_urlsafe(40)}"
 
-    def issue(self, user_id: str) -> str:
-        """A new access token for `user_id`, valid for the configured lifetime."""
+    def issue(self, user_id: str, *, grant: str | None = None) -> str:
+        """A new access token for `user_id`, valid for the configured lifetime (`grant`: the
+        refresh token it comes from, so that revoking that token ends it too)."""
         token = self._token()
         expiry = self.clock.now().timestamp() + self.lifetime
-        self._access[token] = Session(user_id, expiry)
+        self._access[token] = Session(user_id, expiry, grant)
         return token
 
     def issue_refresh(self, user_id: str) -> str:
@@ -76,6 +78,21 @@ class SessionStore:
         # Salesforce times sessions out after inactivity: each use extends the session.
         session.expires_at = now + self.lifetime
         return session.user_id
+
+    def revoke(self, refresh_token: str | None = None) -> int:
+        """Revoke one refresh token, or every OAuth grant of the org, and the sessions issued
+        from it (all issued sessions when revoking everything; the static token stays).
+        Returns how many refresh tokens went."""
+        if refresh_token is None:
+            revoked = len(self._refresh)
+            self._refresh.clear()
+            self._access.clear()
+            self._codes.clear()
+            return revoked
+        if self._refresh.pop(refresh_token, None) is None:
+            return 0
+        self._access = {k: v for k, v in self._access.items() if v.grant != refresh_token}
+        return 1
 
     def expire_all(self) -> int:
         """Expire every issued access token (the static token stays); return how many."""
