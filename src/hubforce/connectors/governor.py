@@ -158,6 +158,9 @@ class Governor:
         self.sleep = sleep
         self.max_spread_delay = max_spread_delay
         self.usage: DailyUsage | None = None
+        # When the reported usage stops being true (the daily reset after it was read): a
+        # paused governor sends nothing, so it would never hear that the reset happened.
+        self.usage_until: datetime | None = None
         self.slept = 0.0
 
     @property
@@ -191,6 +194,8 @@ class Governor:
             usage = self.usage_reader(response.headers)
             if usage is not None:
                 self.usage = usage
+                now = self.now()
+                self.usage_until = now + timedelta(seconds=self.daily_reset(now))
         burst = self.burst_reader(response.headers) if self.burst_reader else None
         windows = self.windows.get("*")
         if burst is not None and windows:
@@ -202,6 +207,8 @@ class Governor:
                 windows[0].blocked_until = self.monotonic() + interval
 
     async def _check_budget(self) -> None:
+        if self.usage_until is not None and self.now() >= self.usage_until:
+            self.usage = self.usage_until = None  # past the reset: the next answer tells
         usage, budget = self.usage, self.budget
         if usage is None or budget is None:
             return
