@@ -194,8 +194,8 @@ class Governor:
             usage = self.usage_reader(response.headers)
             if usage is not None:
                 self.usage = usage
-                now = self.now()
-                self.usage_until = now + timedelta(seconds=self.daily_reset(now))
+                read_at = self.now()
+                self.usage_until = read_at + timedelta(seconds=self.daily_reset(read_at))
         burst = self.burst_reader(response.headers) if self.burst_reader else None
         windows = self.windows.get("*")
         if burst is not None and windows:
