@@ -1,13 +1,15 @@
 """Assembling `hubforce run` from a config: clients, engine, dispatcher, scheduler, app.
 
 `build_service` opens nothing by itself; `serve` runs uvicorn and the scheduler on one event
-loop. uvicorn turns SIGTERM/SIGINT into a lifespan shutdown, which stops the scheduler (the
-running poll or cycle finishes and is recorded), drains queued syncs and workflow runs, then
-closes the clients and the store.
+loop (`ServiceApp` does the same inside a server that owns its loop, as the demo's). uvicorn
+turns SIGTERM/SIGINT into a lifespan shutdown, which stops the scheduler (the running poll or
+cycle finishes and is recorded), drains queued syncs and workflow runs, then closes the
+clients and the store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -17,13 +19,14 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
+from starlette.types import Receive, Scope, Send
 
 from hubforce.config import HubforceConfig
 from hubforce.config.model import ORG_ID
 from hubforce.engine.context import SyncContext
 from hubforce.engine.cycle import run_cycle
 from hubforce.engine.runner import sync_context
-from hubforce.errors import ConfigError
+from hubforce.errors import ConfigError, HubforceError
 from hubforce.server.adapters import ClientRecordReader, CycleSyncTarget, pair_index
 from hubforce.server.app import ServerSettings, build_app
 from hubforce.server.batching import ChangeBatcher, PairLocks
@@ -116,9 +119,18 @@ def workflows_of(config: HubforceConfig) -> WorkflowsConfig:
 
 
 def build_service(
-    config: HubforceConfig, ctx: SyncContext, settings: ServerSettings, http: httpx.AsyncClient
+    config: HubforceConfig,
+    ctx: SyncContext,
+    settings: ServerSettings,
+    http: httpx.AsyncClient,
+    *,
+    salesforce_poll_seconds: float | None = None,
 ) -> FastAPI:
-    """The app with its dispatcher, engine, scheduler and workflows bound to `ctx`."""
+    """The app with its dispatcher, engine, scheduler and workflows bound to `ctx`.
+
+    `salesforce_poll_seconds` overrides `schedule.salesforce_poll_seconds` (whose minimum, 5 s,
+    protects a real org's API budget) for the demo against the emulators.
+    """
     locks = PairLocks()
     index = pair_index(ctx.mappings)
     ledger = StoreLedger(ctx.store)  # idempotency keys survive restarts
@@ -151,7 +163,8 @@ def build_service(
     )
     sobjects = [name for side, name in index if side is Side.SALESFORCE]
     poller = SalesforcePoller(ctx.salesforce, dispatcher, sobjects)
-    scheduler.every(config.schedule.salesforce_poll_seconds, "salesforce-poll", poller.poll)
+    poll_seconds = salesforce_poll_seconds or config.schedule.salesforce_poll_seconds
+    scheduler.every(poll_seconds, "salesforce-poll", poller.poll)
     for workflow in workflows:
         if isinstance(workflow.trigger, Schedule) and workflow.enabled:
             every = workflow.trigger.every_seconds
@@ -174,6 +187,69 @@ def _scheduled(engine: WorkflowEngine, workflow: Workflow) -> Callable[[], Await
         await engine.run_scheduled(workflow, int(time.time() // seconds))
 
     return job
+
+
+class ServiceApp:
+    """`hubforce run`'s app for a server that owns its event loop (e.g. `BackgroundServer`).
+
+    At lifespan start-up it opens the clients and the store on the serving loop (async clients
+    belong to one loop), assembles the app with `build_service` and starts it; every request
+    then goes to that app. At shutdown the app's own shutdown runs first (jobs finish, queued
+    syncs and workflow runs drain), then the clients and the store close. A start-up failure
+    is reported to the server as `lifespan.startup.failed` with the error's message (never a
+    secret: hubforce errors are redacted) and kept in `startup_error`.
+    """
+
+    def __init__(
+        self,
+        config: HubforceConfig,
+        settings: ServerSettings,
+        *,
+        salesforce_poll_seconds: float | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.salesforce_poll_seconds = salesforce_poll_seconds
+        self.service: FastAPI | None = None
+        self.startup_error: str | None = None
+        self.stopped_cleanly = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if self.service is None:
+            raise RuntimeError("the service is not started")
+        await self.service(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        await receive()  # lifespan.startup
+        stack = contextlib.AsyncExitStack()
+        try:
+            ctx = await stack.enter_async_context(sync_context(self.config))
+            http = await stack.enter_async_context(httpx.AsyncClient())
+            app = build_service(
+                self.config,
+                ctx,
+                self.settings,
+                http,
+                salesforce_poll_seconds=self.salesforce_poll_seconds,
+            )
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        except HubforceError as exc:
+            await stack.aclose()
+            self.startup_error = str(exc)
+            await send({"type": "lifespan.startup.failed", "message": self.startup_error})
+            return
+        self.service = app
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        try:
+            await stack.aclose()
+            self.stopped_cleanly = True
+        finally:
+            await send({"type": "lifespan.shutdown.complete"})
 
 
 async def serve(config: HubforceConfig, options: RunOptions) -> None:
