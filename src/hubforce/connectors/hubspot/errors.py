@@ -161,7 +161,8 @@ def classify(response: httpx.Response) -> ConnectorError | None:
 
 
 def retry_after_seconds(response: httpx.Response, policy: str) -> float:
-    """Wait after a 429: Retry-After when sent, else the window of the policy hit."""
+    """Wait after a 429: Retry-After when sent, else the window of the policy hit (the
+    burst window's length from its interval header when present)."""
     header = response.headers.get("Retry-After")
     if header:
         try:
@@ -170,6 +171,13 @@ def retry_after_seconds(response: httpx.Response, policy: str) -> float:
             pass
     if policy == "DAILY":
         return seconds_to_utc_midnight(datetime.now(UTC))
+    if policy in ("TEN_SECONDLY_ROLLING", ""):
+        # The burst window's own length, as the 429 announces it (ten seconds on HubSpot).
+        interval = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
+        try:
+            return max(0.0, float(interval) / 1000) if interval else 10.0
+        except ValueError:
+            pass
     return _POLICY_WAIT.get(policy, 10.0)
 
 

@@ -149,6 +149,16 @@ def test_429_daily_waits_until_midnight_and_retry_after_header_wins() -> None:
     assert isinstance(with_header, RateLimited) and with_header.retry_after == 3.0
 
 
+def test_429_burst_waits_the_window_its_headers_announce() -> None:
+    interval = {"X-HubSpot-RateLimit-Interval-Milliseconds": "1500"}
+    short = classified(429, TEN_SECONDLY, interval)
+    assert isinstance(short, RateLimited) and short.retry_after == 1.5
+    garbled = classified(429, TEN_SECONDLY, {"X-HubSpot-RateLimit-Interval-Milliseconds": "x"})
+    assert isinstance(garbled, RateLimited) and garbled.retry_after == 10.0
+    search = classified(429, SECONDLY, interval)  # the search limit is per second regardless
+    assert isinstance(search, RateLimited) and search.retry_after == 1.0
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 423])
 def test_server_errors_and_locks_are_transient(status: int) -> None:
     assert isinstance(classified(status, {"status": "error", "message": "x"}), Transient)
