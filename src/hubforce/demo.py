@@ -6,7 +6,9 @@ made through the vendors' APIs (updates each way, a conflict on a two-way field,
 conversion, new records on both sides, a record Salesforce's validation rule refuses), the next
 cycles run, and a summary shows what was matched, created, updated, which rule decided each
 conflict, failures by category, and the API calls spent per side. The last cycle must write
-nothing (no echo), or the demo exits 1.
+nothing (no echo), or the demo exits 1. Then `hubforce run` serves live with the default
+config's seed workflows (`hubforce.demo_realtime`): a form submission becomes an assigned
+Lead, e-mail changes cross in seconds both ways, a won Opportunity makes HubSpot customers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hubforce.connectors.governor import Governor, hubspot_governor, salesforce_governor
+from hubforce.demo_realtime import Endpoints, run_realtime
 from hubforce.emulators.common.serve import BackgroundServer
 from hubforce.emulators.hubspot.app import create_app as create_hubspot_app
 from hubforce.emulators.hubspot.settings import HubSpotEmulatorSettings
@@ -72,12 +75,14 @@ class Totals:
 class Demo:
     """One demo run: servers, store, configuration and the helpers to edit both sides."""
 
-    def __init__(self, console: Console, hs_url: str, sf_url: str, store: Store) -> None:
+    def __init__(
+        self, console: Console, hs_url: str, sf_url: str, store: Store, store_url: str
+    ) -> None:
         self.console = console
         self.hs = httpx.Client(base_url=hs_url, headers=TOKEN, timeout=60)
         self.sf = httpx.Client(base_url=sf_url, headers=TOKEN, timeout=60)
         self.store = store
-        self.config = local_config(hs_url, sf_url, "sqlite://")
+        self.config = local_config(hs_url, sf_url, store_url)
         budgets = self.config.budgets
         self.governors: dict[Side, Governor] = {
             Side.HUBSPOT: hubspot_governor(share=budgets.hubspot.daily_share),
@@ -224,28 +229,39 @@ def _table(title: str, counts: dict[str, int], label: str = "what", unit: str = 
     return table
 
 
-def run_demo(*, seed: int, scale: float = 1.0) -> int:
-    """Run the demo; return the process exit code (0 when the last cycle wrote nothing)."""
+def run_demo(*, seed: int, scale: float = 1.0, realtime: bool = True) -> int:
+    """Run the demo; return the process exit code (0 when the last cycle wrote nothing and
+    every real-time step completed within its deadline)."""
     console = Console()
     world = {k: max(2, int(v * scale)) for k, v in BASE_WORLD.items()}
     started = time.monotonic()
-    hubspot = create_hubspot_app(HubSpotEmulatorSettings(tier="enterprise"))
+    hs_settings = HubSpotEmulatorSettings(tier="enterprise")
+    hubspot = create_hubspot_app(hs_settings)
     salesforce = create_salesforce_app()
     with (
         BackgroundServer(hubspot) as hs_server,
         BackgroundServer(salesforce) as sf_server,
         tempfile.TemporaryDirectory(prefix="hubforce-demo-") as tmp,
     ):
-        store = open_store(f"sqlite:///{Path(tmp) / 'demo.db'}")
-        demo = Demo(console, hs_server.url, sf_server.url, store)
+        # A file store: the service of the real-time part opens it too, as `hubforce run` would.
+        store_url = f"sqlite:///{Path(tmp) / 'demo.db'}"
+        store = open_store(store_url)
+        demo = Demo(console, hs_server.url, sf_server.url, store, store_url)
         try:
-            return _play(console, demo, seed, world, started)
+            code = _play(console, demo, seed, world)
+            if code == 0 and realtime:
+                endpoints = Endpoints(
+                    hs_server.url, sf_server.url, store_url, hs_settings.portal_id
+                )
+                code = run_realtime(console, endpoints, demo.hs, demo.sf, store)
+            console.print(f"Done in {time.monotonic() - started:.1f} s.")
+            return code
         finally:
             demo.close()
             store.close()
 
 
-def _play(console: Console, demo: Demo, seed: int, world: dict[str, int], started: float) -> int:
+def _play(console: Console, demo: Demo, seed: int, world: dict[str, int]) -> int:
     console.rule("[bold]hubforce demo[/]: two-way HubSpot <-> Salesforce sync")
     console.print(f"HubSpot emulator    {demo.hs.base_url}")
     console.print(f"Salesforce emulator {demo.sf.base_url}")
@@ -308,7 +324,6 @@ def _play(console: Console, demo: Demo, seed: int, world: dict[str, int], starte
     console.print(failures)
     calls = demo.api_calls()
     console.print(_table("API calls spent (emulator counts)", calls, "side", "calls"))
-    console.print(f"Done in {time.monotonic() - started:.1f} s.")
     if last.writes:
         console.print("[bold red]The last cycle wrote records: sync did not converge[/]")
         return 1
