@@ -39,7 +39,12 @@ from hubforce.emulators.hubspot.settings import HubSpotEmulatorSettings
 from hubforce.emulators.salesforce.app import create_app as create_salesforce_app
 from hubforce.engine.local import EMULATOR_ENV, local_config
 from hubforce.engine.runner import hubspot_client, salesforce_client, sync_context
-from hubforce.server.adapters import ClientRecordReader, CycleSyncTarget, pair_index
+from hubforce.server.adapters import (
+    ClientRecordReader,
+    CycleSyncTarget,
+    HubSpotFormSource,
+    pair_index,
+)
 from hubforce.server.app import ServerSettings, build_app
 from hubforce.server.batching import ChangeBatcher
 from hubforce.server.dispatch import Dispatcher
@@ -144,6 +149,7 @@ def stack(tmp_path: Any) -> Iterator[Stack]:
             reader=ClientRecordReader(hubspot, salesforce),
             runner=ActionRunner(salesforce=salesforce, hubspot=hubspot),
             ledger=ledger,
+            forms=HubSpotFormSource(hubspot),
         )
         dispatcher = Dispatcher(
             batcher=ChangeBatcher(target, window_s=0.05),

@@ -3,6 +3,8 @@
 - `CycleSyncTarget`: a targeted sync of the changed ids through the engine's
   `sync_records` (read by id, cursors untouched; the next cursor cycle writes nothing).
 - `ClientRecordReader`: a workflow's record read through the connectors.
+- `HubSpotFormSource`: form submissions (and the contact of a submitted e-mail) for form
+  triggers, read through the HubSpot client's session, so its governor paces them.
 - `pair_index`: (side, object type) -> pair name, from the compiled mappings.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from hubforce.connectors.hubspot.client import HubSpotClient
 from hubforce.connectors.salesforce.client import SalesforceClient
@@ -18,6 +21,13 @@ from hubforce.engine.targeted import sync_records
 from hubforce.store import Store
 from hubforce.sync.fields import PairMapping
 from hubforce.sync.model import Side
+from hubforce.workflows.forms import (
+    PAGE_SIZE,
+    SUBMISSIONS_PATH,
+    SubmissionPage,
+    SubmissionsShapeError,
+    parse_submission_page,
+)
 
 
 def pair_index(mappings: Mapping[str, PairMapping]) -> dict[tuple[Side, str], str]:
@@ -90,3 +100,34 @@ class ClientRecordReader:
                 values["hubspot_id"] = link.hubspot_id
                 values["salesforce_id"] = link.salesforce_id
         return values
+
+
+class HubSpotFormSource:
+    """`SubmissionSource` over HubSpotClient: the submissions API and contacts by e-mail."""
+
+    def __init__(self, hubspot: HubSpotClient | None) -> None:
+        self.hubspot = hubspot
+
+    def _client(self) -> HubSpotClient:
+        if self.hubspot is None:
+            raise RuntimeError("HubSpot is not connected")
+        return self.hubspot
+
+    async def submissions(self, form_guid: str, after: str | None = None) -> SubmissionPage:
+        """One page (at most 50) of the form's submissions, newest first."""
+        params: dict[str, Any] = {"limit": PAGE_SIZE}
+        if after is not None:
+            params["after"] = after
+        path = SUBMISSIONS_PATH.format(form_guid=quote(form_guid, safe=""))
+        response = await self._client().session.request("GET", path, kind="forms", params=params)
+        try:
+            body = response.json()
+        except ValueError:
+            raise SubmissionsShapeError(form_guid, "the body is not JSON") from None
+        return parse_submission_page(form_guid, body)
+
+    async def contact_id(self, email: str) -> str | None:
+        """The contact with this e-mail (batch read by `idProperty=email`: no search lag)."""
+        found = await self._client().read("contacts", [email], ["email"], id_property="email")
+        record = found.get(email)
+        return None if record is None else record.id

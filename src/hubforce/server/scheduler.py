@@ -1,4 +1,5 @@
-"""The scheduler inside `hubforce run`: Salesforce short polling, full reconciles, schedules.
+"""The scheduler inside `hubforce run`: Salesforce short polling, full reconciles, schedules,
+and the form-submissions catch-up (`form_catchup`, at start-up and on the reconcile schedule).
 
 Each job runs in its own loop that waits on a stop event with a timeout (the interval), so
 `stop()` never interrupts a job: the running poll or cycle finishes and is recorded, then the
@@ -16,12 +17,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import Any
 
 from hubforce.connectors.salesforce.client import SalesforceClient
 from hubforce.server.batching import PairLocks
 from hubforce.server.dispatch import Dispatcher
 from hubforce.server.events import ChangeEvent, iso_ms
 from hubforce.sync.model import Side
+from hubforce.workflows.catchup import CursorStore, FormCatchUp
 
 logger = logging.getLogger(__name__)
 
@@ -78,22 +82,22 @@ class Scheduler:
     """Runs named jobs every N seconds until stopped."""
 
     def __init__(self) -> None:
-        self._jobs: list[tuple[str, float, Job]] = []
+        self._jobs: list[tuple[str, float, Job, bool]] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.runs: dict[str, int] = {}
         self.errors: dict[str, str] = {}
 
-    def every(self, seconds: float, name: str, job: Job) -> None:
-        """Run `job` every `seconds` (first run after one interval)."""
-        self._jobs.append((name, seconds, job))
+    def every(self, seconds: float, name: str, job: Job, *, at_start: bool = False) -> None:
+        """Run `job` every `seconds`: first after one interval, or at once with `at_start`."""
+        self._jobs.append((name, seconds, job, at_start))
 
     def start(self) -> None:
         """Start every job's loop on the running event loop."""
         self._stop.clear()
-        for name, seconds, job in self._jobs:
+        for name, seconds, job, at_start in self._jobs:
             self._tasks.append(
-                asyncio.get_running_loop().create_task(self._loop(name, seconds, job))
+                asyncio.get_running_loop().create_task(self._loop(name, seconds, job, at_start))
             )
 
     @property
@@ -108,12 +112,15 @@ class Scheduler:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 
-    async def _loop(self, name: str, seconds: float, job: Job) -> None:
+    async def _loop(self, name: str, seconds: float, job: Job, at_start: bool) -> None:
+        wait = not at_start
         while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=seconds)
-            if self._stop.is_set():
-                return
+            if wait:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+                if self._stop.is_set():
+                    return
+            wait = True
             try:
                 await job()
                 self.runs[name] = self.runs.get(name, 0) + 1
@@ -134,3 +141,27 @@ def reconcile_job(
                 await run_pair(pair)
 
     return job
+
+
+def form_catchup(dispatcher: Dispatcher, cursors: CursorStore) -> FormCatchUp | None:
+    """The catch-up of the dispatcher's form workflows (None when no workflow has a form).
+
+    Each run takes the HubSpot contacts pair's lock, as the dispatcher's workflow runs do, and
+    the contacts it ran for are queued for a targeted sync, as after a webhook.
+    """
+    engine = dispatcher.workflows
+    if engine is None or not engine.form_workflows():
+        return None
+    pair = dispatcher.pairs.get((Side.HUBSPOT, "contacts"))
+    batcher = dispatcher.batcher
+
+    def lock() -> AbstractAsyncContextManager[Any]:
+        if pair is None or batcher is None:
+            return nullcontext()
+        return batcher.locks.lock(pair)
+
+    def on_contact(contact_id: str) -> None:
+        if pair is not None and batcher is not None:
+            batcher.add(pair, Side.HUBSPOT, [contact_id])
+
+    return FormCatchUp(engine, cursors, lock=lock, on_contact=on_contact)

@@ -3,7 +3,7 @@
 ```yaml
 workflows:
   - name: form-to-lead
-    trigger: {type: hubspot.form_submitted, form: 5f0c..., form_name: "Contact us"}
+    trigger: {type: hubspot.form_submitted, form: 5f0c...}   # form_name: optional pre-filter
     condition: 'email is not empty and lifecyclestage != "customer"'
     actions:
       - type: salesforce.create
@@ -54,13 +54,17 @@ def _check_templates(values: dict[str, Any]) -> dict[str, Any]:
 
 
 class FormSubmitted(_Strict):
-    """A HubSpot form submission (the contact's `recent_conversion_date` changes; the form is
-    recognised by the record's `recent_conversion_event_name`)."""
+    """A submission of the HubSpot form `form` (GUID), confirmed through the submissions API.
+
+    Webhooks carry no form id: the contact's `recent_conversion_date` change fires the trigger
+    and the submission is then found by form GUID, e-mail and time. `form_name`, when given,
+    is a cheap pre-filter on the contact's `recent_conversion_event_name` (no API call for a
+    submission of a differently named form).
+    """
 
     type: Literal["hubspot.form_submitted"]
-    form: str = Field(min_length=1, description="form GUID (recorded with each run)")
-    # Webhooks carry no form id: the conversion event name ("<page>: <form name>") identifies it.
-    form_name: str = Field(min_length=1)
+    form: str = Field(min_length=1, max_length=200, description="form GUID")
+    form_name: str | None = Field(default=None, min_length=1)
 
 
 class RecordCreated(_Strict):

@@ -2,9 +2,11 @@
 
 HubSpot webhooks name neither the form of a submission nor a property's old value, so:
 - a form submission is a change of the contact's `recent_conversion_date` (new on every
-  submission, even a repeated one of the same form); which form it was is then checked on the
-  record's `recent_conversion_event_name` ("<form name>" or "<page>: <form name>"), see
-  `form_matches`. Subscribe to `contact.propertyChange` of `recent_conversion_date`;
+  submission, even a repeated one of the same form). Subscribe to `contact.propertyChange` of
+  `recent_conversion_date`. Which form it was is confirmed by the engine through the
+  submissions API (`workflows/forms.py`); a trigger's optional `form_name` is first checked on
+  the record's `recent_conversion_event_name` ("<form name>" or "<page>: <form name>"), see
+  `form_matches`, to spare that call for differently named forms;
 - "changed from X" compares with the last value this server saw for that record and
   property (`PreviousValues`); when none was seen, a `from` trigger does not fire.
 """
@@ -61,7 +63,9 @@ def _is_form(event: ChangeEvent) -> bool:
 
 
 def form_matches(trigger: FormSubmitted, record: Mapping[str, Any]) -> bool:
-    """True if the record's latest conversion was a submission of the trigger's form."""
+    """False if the record's latest conversion names another form than `form_name` (if set)."""
+    if trigger.form_name is None:
+        return True
     name = str(record.get(FORM_NAME_PROPERTY) or "")
     return name == trigger.form_name or name.endswith(f": {trigger.form_name}")
 
@@ -94,7 +98,11 @@ def fires(trigger: Trigger, event: ChangeEvent, previous: tuple[bool, str | None
 
 
 def idempotency_key(workflow: str, event: ChangeEvent) -> str:
-    """Same for every redelivery of one change (eventId may differ; the change does not)."""
+    """Same for every redelivery of one change (eventId may differ; the change does not).
+
+    A form run that found its submission uses `forms.submission_key` instead, which the
+    catch-up builds too; this key then only records a form event that was skipped.
+    """
     return ":".join(
         (
             workflow,

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from hubforce.connectors.records import RemoteRecord, WriteResult
-from hubforce.errors import Category, RecordFailure
 from hubforce.server.events import ChangeEvent
 from hubforce.sync.model import Side
 from hubforce.workflows.actions import ActionRunner
 from hubforce.workflows.engine import WorkflowEngine, fields_needed
 from hubforce.workflows.model import Workflow, WorkflowsConfig
 from hubforce.workflows.runs import MemoryLedger, RunLedger
+from tests.unit.workflows.fakes import FakeForms, FakeHubSpot, FakeReader, FakeSalesforce
 
 FORM_TO_LEAD = {
     "name": "form-to-lead",
@@ -34,84 +31,6 @@ FORM_TO_LEAD = {
 }
 
 
-class FakeSalesforce:
-    def __init__(self, refuse: bool = False) -> None:
-        self.created: list[tuple[str, dict[str, Any], bool | str | None]] = []
-        self.updated: list[tuple[str, str, dict[str, Any], bool | str | None]] = []
-        self.refuse = refuse
-
-    async def create(
-        self,
-        sobject: str,
-        records: Sequence[Mapping[str, Any]],
-        *,
-        auto_assign: bool | str | None = None,
-    ) -> list[WriteResult]:
-        if self.refuse:
-            failure = RecordFailure.of(
-                Category.REQUIRED_FIELD, "REQUIRED_FIELD_MISSING", "LastName"
-            )
-            return [WriteResult(0, False, None, failure=failure)]
-        out = []
-        for values in records:
-            self.created.append((sobject, dict(values), auto_assign))
-            out.append(WriteResult(0, True, f"00Q{len(self.created):015d}", created=True))
-        return out
-
-    async def update(
-        self,
-        sobject: str,
-        updates: Sequence[tuple[str, Mapping[str, Any]]],
-        *,
-        auto_assign: bool | str | None = None,
-    ) -> list[WriteResult]:
-        self.updated += [(sobject, rid, dict(v), auto_assign) for rid, v in updates]
-        return [WriteResult(i, True, rid) for i, (rid, _) in enumerate(updates)]
-
-    async def find_by(
-        self,
-        sobject: str,
-        field: str,
-        values: Sequence[Any],
-        fields: Sequence[str],
-        *,
-        where: str | None = None,
-    ) -> list[RemoteRecord]:
-        return [
-            RemoteRecord(self.ids[i], dict(v), 0, sobject)
-            for i, (s, v, _) in enumerate(self.created)
-            if s == sobject and v.get(field) in values
-        ]
-
-    @property
-    def ids(self) -> list[str]:
-        return [f"00Q{n:015d}" for n in range(1, len(self.created) + 1)]
-
-
-class FakeHubSpot:
-    def __init__(self) -> None:
-        self.updates: list[tuple[str, str, dict[str, Any]]] = []
-
-    async def update(
-        self, object_type: str, updates: Sequence[tuple[str, Mapping[str, Any]]]
-    ) -> list[WriteResult]:
-        self.updates += [(object_type, rid, dict(values)) for rid, values in updates]
-        return [WriteResult(i, True, rid) for i, (rid, _) in enumerate(updates)]
-
-
-class FakeReader:
-    def __init__(self, records: dict[str, dict[str, Any]]) -> None:
-        self.records = records
-        self.reads: list[tuple[str, list[str]]] = []
-
-    async def read_record(
-        self, side: Side, object_type: str, record_id: str, fields: Sequence[str]
-    ) -> dict[str, Any] | None:
-        self.reads.append((record_id, list(fields)))
-        record = self.records.get(record_id)
-        return None if record is None else {k: record.get(k) for k in fields}
-
-
 def form_event(contact: str, event_id: str = "1", at: int = 1000) -> ChangeEvent:
     return ChangeEvent(
         Side.HUBSPOT,
@@ -126,11 +45,29 @@ def form_event(contact: str, event_id: str = "1", at: int = 1000) -> ChangeEvent
 
 
 def engine(
-    sf: FakeSalesforce, hs: FakeHubSpot, reader: FakeReader, ledger: RunLedger | None = None
+    sf: FakeSalesforce,
+    hs: FakeHubSpot,
+    reader: FakeReader,
+    ledger: RunLedger | None = None,
+    forms: FakeForms | None = None,
 ) -> WorkflowEngine:
     workflows = WorkflowsConfig.model_validate({"workflows": [FORM_TO_LEAD]}).workflows
     runner = ActionRunner(salesforce=sf, hubspot=hs)
-    return WorkflowEngine(workflows, reader=reader, runner=runner, ledger=ledger or MemoryLedger())
+    return WorkflowEngine(
+        workflows,
+        reader=reader,
+        runner=runner,
+        ledger=ledger or MemoryLedger(),
+        forms=forms or jane_submitted(1000),
+    )
+
+
+def jane_submitted(*times: int) -> FakeForms:
+    """The submissions API after Jane (contact 51) submitted form guid-1 at `times`."""
+    forms = FakeForms()
+    for at in times:
+        forms.submit("guid-1", "Jane@Example.com", at, contact="51")
+    return forms
 
 
 JANE = {
@@ -144,7 +81,7 @@ JANE = {
 
 def test_form_submission_creates_one_assigned_lead_and_writes_back() -> None:
     sf, hs, reader = FakeSalesforce(), FakeHubSpot(), FakeReader({"51": JANE})
-    eng = engine(sf, hs, reader)
+    eng = engine(sf, hs, reader, forms=jane_submitted(1000, 2000))
 
     async def go() -> None:
         runs = await eng.handle(form_event("51"))
@@ -165,6 +102,7 @@ def test_form_submission_creates_one_assigned_lead_and_writes_back() -> None:
         "email",
         "lastname",
         "lifecyclestage",
+        "recent_conversion_date",
         "recent_conversion_event_name",
     ]
 
@@ -173,13 +111,15 @@ def test_other_form_condition_and_stale_events_do_nothing() -> None:
     customer = {**JANE, "lifecyclestage": "customer"}
     newsletter = {**JANE, "recent_conversion_event_name": "Landing: Newsletter"}
     records = {"51": JANE, "52": customer, "53": newsletter}
-    sf, hs, reader = FakeSalesforce(), FakeHubSpot(), FakeReader(records)
-    eng = engine(sf, hs, reader)
+    sf, hs, reader, forms = FakeSalesforce(), FakeHubSpot(), FakeReader(records), FakeForms()
+    forms.submit("guid-1", "jane@example.com", 1000, contact="52")
+    eng = engine(sf, hs, reader, forms=forms)
     ledger = eng.ledger
 
     async def go() -> None:
         (other,) = await eng.handle(form_event("53"))
         assert (other.status, other.error) == ("skipped", "another form")
+        assert forms.reads == []  # form_name differs: no submissions API call
         assert await eng.handle(form_event("51", at=5), current=False) == []
         runs = await eng.handle(form_event("52"))
         assert [(r.status, r.error) for r in runs] == [("skipped", "condition not met")]
@@ -212,6 +152,7 @@ def test_fields_needed_reads_condition_and_templates() -> None:
         "email",
         "lastname",
         "lifecyclestage",
+        "recent_conversion_date",
         "recent_conversion_event_name",
     ]
 
