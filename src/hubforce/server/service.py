@@ -27,11 +27,21 @@ from hubforce.engine.context import SyncContext
 from hubforce.engine.cycle import run_cycle
 from hubforce.engine.runner import sync_context
 from hubforce.errors import ConfigError, HubforceError
-from hubforce.server.adapters import ClientRecordReader, CycleSyncTarget, pair_index
+from hubforce.server.adapters import (
+    ClientRecordReader,
+    CycleSyncTarget,
+    HubSpotFormSource,
+    pair_index,
+)
 from hubforce.server.app import ServerSettings, build_app
 from hubforce.server.batching import ChangeBatcher, PairLocks
 from hubforce.server.dispatch import Dispatcher
-from hubforce.server.scheduler import SalesforcePoller, Scheduler, reconcile_job
+from hubforce.server.scheduler import (
+    SalesforcePoller,
+    Scheduler,
+    form_catchup,
+    reconcile_job,
+)
 from hubforce.server.webhooks import WebhookSettings
 from hubforce.sync.model import Side
 from hubforce.workflows.actions import ActionRunner
@@ -146,6 +156,7 @@ def build_service(
             slack_webhook_url=slack.get_secret_value() if slack else None,
         ),
         ledger=ledger,
+        forms=HubSpotFormSource(ctx.hubspot),  # form triggers confirm submissions by GUID
     )
     dispatcher = Dispatcher(
         batcher=ChangeBatcher(CycleSyncTarget(ctx), locks),
@@ -161,6 +172,10 @@ def build_service(
     scheduler.every(
         config.schedule.reconcile_seconds, "reconcile", reconcile_job(pairs, locks, run_pair)
     )
+    catchup = form_catchup(dispatcher, ctx.store.cursors)  # submissions webhooks missed
+    if catchup is not None:
+        seconds = config.schedule.reconcile_seconds
+        scheduler.every(seconds, "form-catchup", catchup.run, at_start=True)
     sobjects = [name for side, name in index if side is Side.SALESFORCE]
     poller = SalesforcePoller(ctx.salesforce, dispatcher, sobjects)
     poll_seconds = salesforce_poll_seconds or config.schedule.salesforce_poll_seconds
