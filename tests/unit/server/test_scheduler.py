@@ -6,8 +6,14 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 from hubforce.server.batching import ChangeBatcher, PairLocks
-from hubforce.server.scheduler import Scheduler, reconcile_job
+from hubforce.server.dispatch import Dispatcher
+from hubforce.server.scheduler import Scheduler, form_catchup, reconcile_job
 from hubforce.sync.model import Side
+from hubforce.workflows.actions import ActionRunner
+from hubforce.workflows.engine import WorkflowEngine
+from hubforce.workflows.model import WorkflowsConfig
+from hubforce.workflows.runs import MemoryLedger
+from tests.unit.workflows.fakes import FakeForms, FakeReader, FakeSalesforce, MemoryCursors
 
 
 async def _until(check: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -124,3 +130,66 @@ def test_failed_batch_is_counted_and_the_loop_goes_on() -> None:
     assert (batcher.stats.batches_failed, batcher.stats.batches_run) == (1, 1)
     assert batcher.stats.batch_sizes == [1]
     assert batcher.stats.last_error == "RuntimeError: engine down"
+
+
+def test_an_at_start_job_runs_at_once_then_every_interval() -> None:
+    calls: list[str] = []
+
+    async def go() -> None:
+        scheduler = Scheduler()
+        scheduler.every(3600, "hourly", lambda: _append(calls, "hourly"))
+        scheduler.every(3600, "at-start", lambda: _append(calls, "at-start"), at_start=True)
+        scheduler.start()
+        await _until(lambda: scheduler.runs.get("at-start") == 1)
+        await scheduler.stop()
+        assert scheduler.runs == {"at-start": 1}  # the other waits for its first interval
+
+    asyncio.run(go())
+    assert calls == ["at-start"]
+
+
+async def _append(calls: list[str], name: str) -> None:
+    calls.append(name)
+
+
+def test_form_catch_up_runs_under_the_contacts_lock_and_queues_the_contact_sync() -> None:
+    form = {"type": "hubspot.form_submitted", "form": "guid-1"}
+    lead = {"type": "salesforce.create", "sobject": "Lead", "values": {"Email": "{email}"}}
+    workflows = WorkflowsConfig.model_validate(
+        {"workflows": [{"name": "lead", "trigger": form, "actions": [lead]}]}
+    ).workflows
+    forms, cursors, sf, log = FakeForms(), MemoryCursors(), FakeSalesforce(), []
+
+    class Recording:
+        async def sync_records(self, pair: str, side: Side, ids: Sequence[str]) -> None:
+            log.append((pair, side, list(ids)))
+
+    async def go() -> None:
+        locks = PairLocks()
+        engine = WorkflowEngine(
+            workflows,
+            reader=FakeReader({"51": {"email": "a@example.com"}}),
+            runner=ActionRunner(salesforce=sf),
+            ledger=MemoryLedger(),
+            forms=forms,
+        )
+        batcher = ChangeBatcher(Recording(), locks, window_s=0.001)
+        pairs = {(Side.HUBSPOT, "contacts"): "contacts"}
+        dispatcher = Dispatcher(batcher=batcher, workflows=engine, pairs=pairs)
+        no_forms = Dispatcher(batcher=batcher, workflows=None, pairs=pairs)
+        assert form_catchup(no_forms, cursors) is None
+        catchup = form_catchup(dispatcher, cursors)
+        assert catchup is not None
+        await catchup.run()  # first start: sets the cursor
+        (start,) = cursors.values.values()
+        forms.submit("guid-1", "a@example.com", int(start) + 1, contact="51")
+        async with locks.lock("contacts"):  # a sync of the pair is running
+            running = asyncio.ensure_future(catchup.run())
+            await _until(lambda: len(forms.reads) == 1)  # read; the run then needs the lock
+            assert sf.created == [] and not running.done()
+        report = await running
+        assert report.runs == 1 and len(sf.created) == 1
+        await batcher.drain()
+
+    asyncio.run(go())
+    assert log == [("contacts", Side.HUBSPOT, ["51"])]

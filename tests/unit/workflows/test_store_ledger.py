@@ -8,14 +8,8 @@ from pathlib import Path
 from hubforce.store import open_store
 from hubforce.workflows.runs import ActionResult, WorkflowRun
 from hubforce.workflows.store_ledger import StoreLedger
-from tests.unit.workflows.test_engine import (
-    JANE,
-    FakeHubSpot,
-    FakeReader,
-    FakeSalesforce,
-    engine,
-    form_event,
-)
+from tests.unit.workflows.fakes import FakeHubSpot, FakeReader, FakeSalesforce
+from tests.unit.workflows.test_engine import JANE, engine, form_event
 
 
 def test_claims_are_exclusive_and_survive_reopening(tmp_path: Path) -> None:
