@@ -7,7 +7,7 @@ same code runs without sockets; production passes nothing and reaches the real A
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -140,6 +140,23 @@ def salesforce_client(
     )
 
 
+def side_client(
+    config: HubforceConfig,
+    side: Side,
+    *,
+    store: Store | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    policy: RetryPolicy | None = None,
+    verify: bool | str = True,
+    governor: Governor | None = None,
+) -> HubSpotClient | SalesforceClient:
+    """The client of one side from `config` (`hubspot_client` or `salesforce_client`)."""
+    build = hubspot_client if side is Side.HUBSPOT else salesforce_client
+    return build(
+        config, store=store, transport=transport, policy=policy, verify=verify, governor=governor
+    )
+
+
 @asynccontextmanager
 async def sync_context(
     config: HubforceConfig,
@@ -150,40 +167,38 @@ async def sync_context(
     policy: RetryPolicy | None = None,
     verify: bool | str = True,
     governors: dict[Side, Governor] | None = None,
+    connect: bool = True,
 ) -> AsyncIterator[SyncContext]:
-    """Open clients and store for `config`; close what it opened when the block ends."""
+    """Open clients and store for `config`; close what it opened when the block ends, also
+    when building a later part fails. `connect=False` leaves the Salesforce login to the
+    first call (a long-running loop then meets refused credentials inside a cycle, where
+    they are recorded and alerted, instead of before its first one)."""
     transports = transports or {}
-    own_store = store is None
-    if store is None:
-        store = open_store(config.connections.store.url)
-    try:
+    governors = governors or {}
+    async with AsyncExitStack() as stack:
+        if store is None:
+            store = open_store(config.connections.store.url)
+            stack.callback(store.close)
         hubspot = hubspot_client(
             config,
             store=store,
             transport=transports.get(Side.HUBSPOT),
             policy=policy,
             verify=verify,
-            governor=(governors or {}).get(Side.HUBSPOT),
+            governor=governors.get(Side.HUBSPOT),
         )
+        stack.push_async_callback(hubspot.aclose)
         salesforce = salesforce_client(
             config,
             store=store,
             transport=transports.get(Side.SALESFORCE),
             policy=policy,
             verify=verify,
-            governor=(governors or {}).get(Side.SALESFORCE),
+            governor=governors.get(Side.SALESFORCE),
         )
-    except BaseException:
-        if own_store:  # a client that cannot be built must not leak the store
-            store.close()
-        raise
-    try:
-        await salesforce.connect()
+        stack.push_async_callback(salesforce.aclose)
+        if connect:
+            await salesforce.connect()
         yield SyncContext(
             hubspot, salesforce, store, compile_mappings(config), options or CycleOptions()
         )
-    finally:
-        await hubspot.aclose()
-        await salesforce.aclose()
-        if own_store:
-            store.close()
