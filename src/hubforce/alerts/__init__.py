@@ -15,7 +15,13 @@ from hubforce.alerts.digest import (
 )
 from hubforce.alerts.signals import Signals, signals_from_outcome
 from hubforce.alerts.slack import SlackNotifier, notifier_from_config, render_message
-from hubforce.alerts.state import alert_after_cycle, current_health, load_state, save_state
+from hubforce.alerts.state import (
+    alert_after_attempt,
+    alert_after_cycle,
+    current_health,
+    load_state,
+    save_state,
+)
 
 __all__ = [
     "Alert",
@@ -26,6 +32,7 @@ __all__ = [
     "Health",
     "Signals",
     "SlackNotifier",
+    "alert_after_attempt",
     "alert_after_cycle",
     "current_health",
     "decide",

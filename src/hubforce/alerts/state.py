@@ -8,6 +8,7 @@ there was nothing to send): an alert that Slack did not take is tried again next
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -98,6 +99,19 @@ def current_health(
     )
 
 
+def _decide(
+    store: Store,
+    channel: str,
+    auth_failed: Mapping[str, str] | None,
+    paused: Mapping[str, str] | None,
+    on_recovery: bool,
+) -> tuple[AlertState, Digest | None, AlertState]:
+    previous = load_state(store, channel)
+    health = current_health(store, auth_failed=auth_failed, paused=paused)
+    digest, state = decide(previous, health, on_recovery=on_recovery)
+    return previous, digest, state
+
+
 def alert_after_cycle(
     store: Store,
     notifier: Notifier | None,
@@ -111,10 +125,29 @@ def alert_after_cycle(
     notifier is configured). Never raises for a delivery failure."""
     if notifier is None:
         return None
-    previous = load_state(store, channel)
-    health = current_health(store, auth_failed=auth_failed, paused=paused)
-    digest, state = decide(previous, health, on_recovery=on_recovery)
+    previous, digest, state = _decide(store, channel, auth_failed, paused, on_recovery)
     if digest is not None and not notifier.send(digest):
+        return digest
+    if state != previous:
+        save_state(store, state, channel)
+    return digest
+
+
+async def alert_after_attempt(
+    store: Store,
+    notifier: Notifier | None,
+    *,
+    auth_failed: Mapping[str, str] | None = None,
+    paused: Mapping[str, str] | None = None,
+    on_recovery: bool = True,
+    channel: str = "slack",
+) -> Digest | None:
+    """`alert_after_cycle` for code on an event loop: the webhook call (blocking, up to its
+    timeout) runs on a worker thread, so the loop keeps serving meanwhile."""
+    if notifier is None:
+        return None
+    previous, digest, state = _decide(store, channel, auth_failed, paused, on_recovery)
+    if digest is not None and not await asyncio.to_thread(notifier.send, digest):
         return digest
     if state != previous:
         save_state(store, state, channel)
@@ -124,6 +157,7 @@ def alert_after_cycle(
 __all__ = [
     "STATE_PAIR",
     "Notifier",
+    "alert_after_attempt",
     "alert_after_cycle",
     "current_health",
     "group_health",
