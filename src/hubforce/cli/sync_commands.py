@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,14 +12,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hubforce.alerts.signals import signals_from_outcome
-from hubforce.alerts.slack import notifier_from_config
-from hubforce.alerts.state import alert_after_cycle
 from hubforce.cli import app
 from hubforce.cli.workflow_status import render_workflow_runs
 from hubforce.config import HubforceConfig, load_config
 from hubforce.engine.context import CycleOptions, CycleReport
 from hubforce.engine.cycle import run_cycle
+from hubforce.engine.reconnect import Reconnector
 from hubforce.engine.runner import compile_mappings, sync_context
 from hubforce.engine.validate import Problem, validate_mappings
 from hubforce.errors import AuthFailed, ConfigError, ConnectorError, HubforceError, RateLimited
@@ -112,7 +109,16 @@ def sync(
     settings = _load(console, config)
     options = CycleOptions(dry_run=dry_run)
     try:
-        asyncio.run(_cycles(console, settings, options, once=once or dry_run, verbose=verbose))
+        asyncio.run(
+            _cycles(
+                console,
+                settings,
+                options,
+                once=once or dry_run,
+                verbose=verbose,
+                config_file=config,
+            )
+        )
     except HubforceError as exc:
         raise fail(console, exc) from None
     except KeyboardInterrupt:
@@ -122,30 +128,38 @@ def sync(
 
 
 async def _cycles(
-    console: Console, config: HubforceConfig, options: CycleOptions, *, once: bool, verbose: bool
+    console: Console,
+    config: HubforceConfig,
+    options: CycleOptions,
+    *,
+    once: bool,
+    verbose: bool,
+    config_file: Path | None = None,
 ) -> None:
-    """Run cycles on one set of clients (one login), every poll interval unless `once`.
+    """Run cycles on one long-lived context, every poll interval unless `once`.
 
     After each cycle the Slack digest (if configured) announces new failure groups, a failed
     authentication or a budget pause, and their recoveries. Without `once`, such a stop is
-    reported and the loop goes on, so that the recovery is noticed and announced.
+    reported and the loop goes on: before the next cycle (one interval later) the refused
+    side's connection is rebuilt from `config_file` as it is then and the store (a new
+    `hubforce connect`), so renewed credentials are picked up without a restart.
     """
-    notifier = None if options.dry_run else notifier_from_config(config.alerts)
-    async with sync_context(config, options=options) as ctx:
+    async with sync_context(config, options=options, connect=False) as ctx:
+        keeper = Reconnector.for_config(
+            ctx, config, reload=(lambda: load_config(config_file)) if config_file else None
+        )
+        if options.dry_run:
+            keeper.notifier = None  # a dry run writes nothing, the alert state included
         while True:
             stopped: AuthFailed | RateLimited | None = None
+            renewed = keeper.renewals
             try:
-                render_report(console, await run_cycle(ctx), verbose=verbose)
+                report = await keeper.attempt(lambda: run_cycle(ctx))
+                render_report(console, report, verbose=verbose)
             except (AuthFailed, RateLimited) as exc:
                 stopped = exc
-            signals = signals_from_outcome(stopped, now_ms=int(time.time() * 1000))
-            alert_after_cycle(
-                ctx.store,
-                notifier,
-                auth_failed=signals.auth_failed,
-                paused=signals.paused,
-                on_recovery=config.alerts.on_recovery,
-            )
+            if keeper.renewals > renewed:
+                console.print("[green]Renewed credentials are in use.[/]")
             if stopped is not None and once:
                 raise stopped
             if once:

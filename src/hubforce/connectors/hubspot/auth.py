@@ -68,7 +68,9 @@ class HubSpotOAuth(httpx.Auth):
         return self._access_token is None or self.clock() >= self.expires_at - self.margin
 
     def _token_request(self, request: httpx.Request) -> httpx.Request:
-        url = request.url.join(self.token_url)
+        return self._token_request_to(request.url.join(self.token_url))
+
+    def _token_request_to(self, url: httpx.URL) -> httpx.Request:
         return httpx.Request(
             "POST",
             url,
@@ -94,6 +96,15 @@ class HubSpotOAuth(httpx.Auth):
         self._refresh_token = str(body.get("refresh_token") or self._refresh_token)
         self.expires_at = self.clock() + float(body.get("expires_in", 1800))
         self.refreshes += 1
+
+    async def refresh(self, client: httpx.AsyncClient) -> None:
+        """Trade the refresh token for an access token now, outside any call (to check
+        renewed credentials); AuthFailed when it is refused."""
+        async with self._lock:
+            request = self._token_request_to(client.base_url.join(self.token_url))
+            response = await client.send(request, auth=None)
+            await response.aread()
+            self._accept(response)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Refresh when due, send; on a 401 refresh once and resend."""

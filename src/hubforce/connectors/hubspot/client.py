@@ -86,6 +86,12 @@ class HubSpotClient:
         """Close the HTTP client."""
         await self.session.aclose()
 
+    def swap_connection(self, other: HubSpotClient) -> None:
+        """Trade HTTP connections (client, base URL, auth) with `other`, e.g. one built from
+        renewed credentials; governor, retry policy and call counts stay. Close `other`
+        afterwards to release the connection this client had."""
+        self.session.client, other.session.client = other.session.client, self.session.client
+
     async def _json(self, method: str, url: str, *, kind: str, **kw: Any) -> Any:
         response = await self.session.request(method, url, kind=kind, **kw)
         if response.status_code == 204 or not response.content:

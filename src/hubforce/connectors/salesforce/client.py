@@ -105,6 +105,14 @@ class SalesforceClient:
         """Close the HTTP client."""
         await self.session.aclose()
 
+    def swap_connection(self, other: SalesforceClient) -> None:
+        """Trade HTTP connections (client, instance URL, auth) with `other`, e.g. one built
+        from renewed credentials; governor, retry policy and call counts stay. Close `other`
+        afterwards to release the connection this client had."""
+        self.session.client, other.session.client = other.session.client, self.session.client
+        self.auth, other.auth = other.auth, self.auth
+        self._instance_url, other._instance_url = other._instance_url, self._instance_url
+
     def _write_headers(self, auto_assign: bool | str | None) -> dict[str, str]:
         value = self.auto_assign if auto_assign is None else auto_assign
         if isinstance(value, bool):
