@@ -63,6 +63,6 @@ def test_a_step_past_its_deadline_fails_with_what_was_awaited() -> None:
     def never() -> None:
         checks.append(1)
 
-    with pytest.raises(StepFailed, match="the Lead in Salesforce: not seen within 0.05 s"):
+    with pytest.raises(StepFailed, match=r"the Lead in Salesforce: not seen within 0\.05 s"):
         live.wait_for("the Lead in Salesforce", never, interval=0.01)
     assert len(checks) >= 2  # it polled until the deadline, not once
