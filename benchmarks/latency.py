@@ -4,24 +4,27 @@ Both emulators are served in process on loopback ports (BackgroundServer) with t
 latency (0 ms added). The contacts are synced once (`hubforce sync --once`), then the real
 command `hubforce run` is started as a subprocess with the Salesforce poll interval at its
 minimum (5 s) and the HubSpot emulator delivering signed v3 webhooks to it (default flush
-interval). Three phases:
+interval). Four phases:
 
 - HubSpot -> Salesforce: `jobtitle` edited through the HubSpot API, timed until the linked
   Contact/Lead shows the new `Title` (SOQL `Id IN (...)` every 0.1 s).
+- Form -> Lead: the "Contact us" form submitted (a new e-mail each time), timed until the seed
+  workflow `form-to-lead` has created its Lead (SOQL every 0.1 s). The workflow confirms each
+  submission by form GUID through the submissions API before it acts.
 - Salesforce -> HubSpot: `Title` edited through the Salesforce API, timed until the linked
   HubSpot contact shows the new `jobtitle` (batch read every 0.2 s: the observer shares the
   HubSpot burst limit with the service, so it reads at most 5 times a second).
-- The same with HubSpot webhooks switched off ("poll only"): with them on, the service's own
-  writes to HubSpot come back as webhooks whose targeted sync runs a whole pair cycle that
-  also picks up Salesforce changes, so a steady stream of Salesforce edits mostly bypasses the
-  poll. The poll-only phase measures the path the goal is about.
+- The same with HubSpot webhooks switched off ("poll only"), as a control: the service's own
+  writes to HubSpot come back as webhooks, and while a targeted sync ran a whole pair cycle
+  those echoes carried Salesforce edits ahead of the poll. Targeted syncs now read only the
+  given ids, so both rows should show the poll.
 
 A change's clock starts before its write request is sent. Changes are spaced at a steady rate
 and never touch a record whose previous change has not arrived yet. Every change has a
 deadline; the whole run is bounded (a few minutes).
 Goals: HubSpot -> Salesforce p95 < 2 s; Salesforce -> HubSpot p95 < poll interval + 2 s.
 
-Run: `python benchmarks/latency.py [--changes 200] [--rate 4]`.
+Run: `python benchmarks/latency.py [--changes 200] [--forms 50] [--rate 4]`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from rich.table import Table
 from hubforce.config.defaults import DEFAULT_CONFIG_YAML
 from hubforce.emulators.common.serve import BackgroundServer
 from hubforce.emulators.hubspot.app import create_app as create_hubspot_app
+from hubforce.emulators.hubspot.form_models import CONTACT_US_GUID
 from hubforce.emulators.hubspot.settings import HubSpotEmulatorSettings
 from hubforce.emulators.salesforce.app import create_app as create_salesforce_app
 from hubforce.engine.local import EMULATOR_ENV
@@ -57,6 +61,7 @@ SECRET = "latency-bench-webhook-secret"
 POLL_SECONDS = 5  # the minimum the config accepts
 DEADLINE_S = 30.0  # a change not seen by then counts as missed
 WORLD = {"seed": 11, "people": 80, "companies": 10, "deals": 0}
+HS_SETTINGS = HubSpotEmulatorSettings(tier="enterprise")
 
 
 @dataclass
@@ -243,9 +248,9 @@ def summary(phase: Phase, goal_s: float) -> dict[str, Any]:
 
 
 async def measure(
-    hs_url: str, sf_url: str, hooks: dict[str, Any], changes: int, rate: float
+    hs_url: str, sf_url: str, hooks: dict[str, Any], changes: int, forms: int, rate: float
 ) -> list[Phase]:
-    """The three phases against the running service."""
+    """The four phases against the running service."""
     async with (
         httpx.AsyncClient(
             base_url=hs_url, headers={"Authorization": "Bearer emulator-token"}
@@ -269,6 +274,17 @@ async def measure(
                 seen |= {str(row.get("Title")) for row in rows}
             return seen
 
+        async def form_submit(pair: Pair, value: str) -> None:
+            fields = {"email": f"{value}@forms.example.com", "lastname": value, "company": "Lat"}
+            body = {"fields": [{"name": k, "value": v} for k, v in fields.items()]}
+            path = f"/submissions/v3/integration/submit/{HS_SETTINGS.portal_id}/{CONTACT_US_GUID}"
+            (await hs.post(path, json=body)).raise_for_status()
+
+        async def lead_observe(wanted: list[tuple[Pair, str]]) -> set[str]:
+            emails = ", ".join(f"'{value}@forms.example.com'" for _, value in wanted)
+            rows = await soql(sf, f"SELECT LastName FROM Lead WHERE Email IN ({emails})")
+            return {str(row.get("LastName")) for row in rows}
+
         async def sf_write(pair: Pair, value: str) -> None:
             path = f"{V}/sobjects/{pair.sobject}/{pair.salesforce_id}"
             (await sf.patch(path, json={"Title": value})).raise_for_status()
@@ -282,13 +298,16 @@ async def measure(
             return {str(r["properties"].get("jobtitle")) for r in response.json()["results"]}
 
         h2s, s2h = Phase("HS -> SF", "h2s"), Phase("SF -> HS", "s2h")
+        form = Phase("HS form -> SF Lead", "form")
         poll_only = Phase("SF -> HS poll only", "poll")
 
-        async def phase(run: Phase, write: Write, observe: Observe, every: float) -> None:
+        async def phase(
+            run: Phase, write: Write, observe: Observe, every: float, count: int = changes
+        ) -> None:
             await run_phase(
                 run,
                 pairs,
-                changes=changes,
+                changes=count,
                 rate=rate,
                 write=write,
                 observe=observe,
@@ -296,15 +315,16 @@ async def measure(
             )
 
         await phase(h2s, hs_write, sf_observe, 0.1)
+        if forms:
+            await phase(form, form_submit, lead_observe, 0.1, forms)
         await phase(s2h, sf_write, hs_observe, 0.2)
-        # With webhooks on, the service's own HubSpot writes come back as webhooks whose
-        # targeted sync runs a whole pair cycle, which also reads Salesforce changes: the poll
-        # is bypassed. Without HubSpot webhooks, only the SystemModstamp poll carries them.
+        # Control: without HubSpot webhooks (so without the echoes of the service's own
+        # writes), only the SystemModstamp poll carries Salesforce changes.
         quiet = {**hooks, "subscriptions": []}
         (await hs.put("/__emulator__/webhooks", json=quiet)).raise_for_status()
         await asyncio.sleep(1.0)  # let the last echo batches go by before the clock starts
         await phase(poll_only, sf_write, hs_observe, 0.2)
-        return [h2s, s2h, poll_only]
+        return [h2s, form, s2h, poll_only] if forms else [h2s, s2h, poll_only]
 
 
 def wait_ready(process: subprocess.Popen[bytes], app_url: str, log: Path) -> None:
@@ -343,6 +363,7 @@ def main() -> None:
     """Serve, sync, start `hubforce run`, measure both directions, print and save."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--changes", type=int, default=200, help="changes per direction")
+    parser.add_argument("--forms", type=int, default=50, help="form submissions (0: none)")
     parser.add_argument("--rate", type=float, default=4.0, help="changes per second")
     args = parser.parse_args()
     console = Console()
@@ -350,7 +371,7 @@ def main() -> None:
     env = {**os.environ, **EMULATOR_ENV, "HUBFORCE_WEBHOOK_SECRET": SECRET}
     with (
         tempfile.TemporaryDirectory() as tmp_name,
-        BackgroundServer(create_hubspot_app(HubSpotEmulatorSettings(tier="enterprise"))) as hs_srv,
+        BackgroundServer(create_hubspot_app(HS_SETTINGS)) as hs_srv,
         BackgroundServer(create_salesforce_app()) as sf_srv,
     ):
         tmp = Path(tmp_name)
@@ -385,7 +406,9 @@ def main() -> None:
             httpx.put(hs_srv.url + "/__emulator__/webhooks", json=hooks).raise_for_status()
             flush_ms = httpx.get(hs_srv.url + "/__emulator__/webhooks").json()["settings"]
             started = time.monotonic()
-            phases = asyncio.run(measure(hs_srv.url, sf_srv.url, hooks, args.changes, args.rate))
+            phases = asyncio.run(
+                measure(hs_srv.url, sf_srv.url, hooks, args.changes, args.forms, args.rate)
+            )
             elapsed = time.monotonic() - started
             samples = metrics(app_url)
         finally:
@@ -396,7 +419,9 @@ def main() -> None:
                 process.kill()
                 process.wait()
     load_after = os.getloadavg()
-    goals = [2.0, POLL_SECONDS + 2.0, POLL_SECONDS + 2.0]
+    # A form's Lead is a HubSpot -> Salesforce change: the same 2 s goal.
+    goals = [2.0, 2.0] if args.forms else [2.0]
+    goals += [POLL_SECONDS + 2.0, POLL_SECONDS + 2.0]
     rows = [summary(phase, goal) for phase, goal in zip(phases, goals, strict=True)]
     table = Table(title=f"hubforce run latency (Salesforce poll every {POLL_SECONDS} s)")
     for column in ("direction", "changes", "missed", "p50 s", "p95 s", "max s", "goal p95", "met"):
