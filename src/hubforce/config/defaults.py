@@ -219,7 +219,7 @@ workflows:                             # run by `hubforce run` (trigger -> condi
     trigger:
       type: hubspot.form_submitted
       form: 0d6a3b52-1c4e-4f7a-9b2d-3e5f6a7b8c90   # your form's GUID
-      form_name: Contact us            # webhooks name the form only by its name
+      form_name: Contact us            # optional: skips the submissions API call for other names
     condition: 'email is not empty and lifecyclestage != "customer"'
     actions:
       - type: salesforce.create
