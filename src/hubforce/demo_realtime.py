@@ -232,30 +232,33 @@ class Live:
         )
 
     def _open_deal_with_company(self) -> tuple[str, str, str, list[str], list[str]]:
+        # Open ones first; a lost one may be won back too (small worlds have few deals).
         rows = self.soql(
-            "SELECT Id, Name FROM Opportunity "
-            "WHERE StageName NOT IN ('Closed Won', 'Closed Lost') ORDER BY Id LIMIT 50"
+            "SELECT Id, Name, StageName FROM Opportunity WHERE StageName != 'Closed Won' "
+            "ORDER BY Id LIMIT 200"
         )
+        rows.sort(key=lambda row: row["StageName"] == "Closed Lost")
         names = {row["Id"]: row["Name"] for row in rows}
         deals: dict[str, str] = {}
         for opportunity in names:
             link = self.store.links.get("deals", "salesforce", opportunity)
-            if link is not None:
+            if link is not None and len(deals) < 100:  # one associations call per kind
                 deals[link.hubspot_id] = opportunity
         if not deals:
-            raise StepFailed("no open Opportunity is linked to a HubSpot deal")
+            raise StepFailed("no Opportunity that is not won yet is linked to a HubSpot deal")
         associated = {
             kind: self._associations(kind, list(deals)) for kind in ("companies", "contacts")
         }
         # A deal with a company and contacts shows both; one with a company only will do.
+        order = {deal: i for i, deal in enumerate(deals)}  # open before lost
         candidates = sorted(
-            (not associated["contacts"].get(deal), deal)
+            (not associated["contacts"].get(deal), order[deal], deal)
             for deal in deals
             if associated["companies"].get(deal)
         )
         if not candidates:
-            raise StepFailed("no open deal is associated with a company")
-        deal = candidates[0][1]
+            raise StepFailed("no deal that is not won yet is associated with a company")
+        deal = candidates[0][2]
         opportunity = deals[deal]
         return (
             opportunity,
