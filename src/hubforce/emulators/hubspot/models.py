@@ -127,6 +127,7 @@ class Portal:
             "daily_remaining": self.daily.remaining(),
             "daily_used": self.daily.used_today(),
             "search_per_second": self.search_window.limit,
+            "search_remaining": self.search_window.remaining(),
             "index_lag_ms": self.index_lag_ms,
             "token_lifetime": self.tokens.lifetime,
         }

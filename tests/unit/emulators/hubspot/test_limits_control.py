@@ -60,6 +60,21 @@ def test_a_short_burst_window_rolls_and_is_announced_in_the_headers(app: FastAPI
     assert replies[3].headers["X-HubSpot-RateLimit-Remaining"] == "0"
 
 
+def test_limits_show_what_is_left_of_the_search_window(app: FastAPI) -> None:
+    portal: Portal = app.state.portal
+
+    async def calls(client: httpx.AsyncClient) -> dict[str, Any]:
+        for _ in range(2):
+            await client.post("/crm/v3/objects/deals/search", json={})
+        body: dict[str, Any] = (await client.get("/__emulator__/limits")).json()
+        return body
+
+    limits = run(app, calls)
+    assert (limits["search_per_second"], limits["search_remaining"]) == (5, 3)
+    portal.clock.advance(1.0)
+    assert portal.get_limits()["search_remaining"] == 5
+
+
 def test_the_window_length_survives_a_tier_change(app: FastAPI) -> None:
     portal: Portal = app.state.portal
     portal.set_limits({"burst_window_seconds": 2})
