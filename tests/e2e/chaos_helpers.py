@@ -8,7 +8,12 @@ duplicate shows up), without ids or timestamps.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from hubforce.sync.model import Side
 from tests.e2e.conftest import Harness
@@ -76,9 +81,19 @@ def duplicates(snap: Snapshot) -> dict[str, list[Any]]:
 
 def workload(h: Harness, seed: int) -> None:
     """Seed both emulators, sync once, then edit and create records on both sides (seeded)."""
-    rng = random.Random(seed)
+    seed_world(h, seed)
+    edit_world(h, seed)
+
+
+def seed_world(h: Harness, seed: int) -> None:
+    """The workload's first half: seed both emulators and sync once."""
     h.seed(seed=seed, **WORLD)
     h.sync()
+
+
+def edit_world(h: Harness, seed: int) -> None:
+    """The workload's second half: seeded edits and creates on both sides, left to sync."""
+    rng = random.Random(seed)
     contacts = sorted(h.hs_all("contacts", "email"), key=lambda r: r["properties"]["email"] or "")
     edited = rng.sample(contacts, 4)
     for n, record in enumerate(edited):
@@ -114,6 +129,15 @@ def workload(h: Harness, seed: int) -> None:
         )
 
 
+def cursors(h: Harness) -> dict[tuple[str, str], str | None]:
+    """Every record pair's stored cursors, per side."""
+    return {
+        (pair, side): h.store.cursors.get(pair, side)
+        for pair in ("companies", "contacts", "deals")
+        for side in ("hubspot", "salesforce")
+    }
+
+
 def set_faults(h: Harness, side: Side, *rules: dict[str, Any]) -> None:
     """Replace one emulator's fault rules."""
     h.call(side, "POST", "/__emulator__/faults", {"rules": list(rules)})
@@ -129,3 +153,67 @@ def fired(h: Harness, side: Side) -> int:
     """How many times the current fault rules of one emulator fired."""
     body = h.call(side, "GET", "/__emulator__/faults")
     return sum(int(rule["fired"]) for rule in body["rules"])
+
+
+_REFERENCE: dict[int, Snapshot] = {}
+
+
+def reference(seed: int, tmp_path: Path, template: Path) -> Snapshot:
+    """Both sides after a fault-free run of the seeded workload (cached per seed)."""
+    if seed not in _REFERENCE:
+        clean_dir = tmp_path / "reference"
+        clean_dir.mkdir()
+        clean = Harness(clean_dir, template=template)
+        try:
+            workload(clean, seed)
+            for _ in range(3):
+                clean.sync()
+            _REFERENCE[seed] = snapshot(clean)
+        finally:
+            clean.close()
+    return _REFERENCE[seed]
+
+
+def settle(h: Harness, cycles: int = 3) -> None:
+    """Clear every fault and run a few clean cycles."""
+    clear_faults(h)
+    for _ in range(cycles):
+        h.sync()
+
+
+def assert_converged(h: Harness, seed: int, tmp_path: Path, template: Path) -> None:
+    """Both sides equal the fault-free reference, and the store has nothing left pending."""
+    expected = reference(seed, tmp_path, template)
+    actual = snapshot(h)
+    assert duplicates(actual) == duplicates(expected)
+    for key in expected:
+        assert actual[key] == expected[key], key
+    assert h.store.intents.unresolved() == []
+
+
+class Loopback(httpx.AsyncBaseTransport):
+    """Sends a harness's calls to its emulator served on loopback instead of in process, so
+    that the test and a served process never touch the emulator's state from two threads."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base = httpx.URL(base_url)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.url = request.url.copy_with(
+            scheme=self.base.scheme, host=self.base.host, port=self.base.port
+        )
+        async with httpx.AsyncHTTPTransport() as wire:
+            answer = await wire.handle_async_request(request)
+            body = await answer.aread()
+        return httpx.Response(answer.status_code, headers=answer.headers, content=body)
+
+
+@contextmanager
+def over_loopback(h: Harness, urls: dict[str, str]) -> Iterator[None]:
+    """Route the harness's own calls (edits, snapshots) through the served emulators."""
+    saved = dict(h.transports)
+    h.transports.update({side: Loopback(urls[str(side)]) for side in Side})
+    try:
+        yield
+    finally:
+        h.transports.update(saved)

@@ -28,52 +28,17 @@ from hubforce.engine.local import EMULATOR_ENV, local_config
 from hubforce.errors import AuthFailed, ConnectorError, RateLimited, Transient
 from hubforce.sync.model import Side
 from tests.e2e.chaos_helpers import (
-    Snapshot,
-    clear_faults,
-    duplicates,
+    assert_converged,
+    cursors,
     fired,
     set_faults,
-    snapshot,
+    settle,
     workload,
 )
 from tests.e2e.conftest import HS_URL, SF_URL, Harness
 
 SF_COLLECTIONS = "/services/data/*/composite/sobjects*"
 HS_BATCH = "/crm/v3/objects/*/batch/*"
-_REFERENCE: dict[int, Snapshot] = {}
-
-
-def reference(seed: int, tmp_path: Path, template: Path) -> Snapshot:
-    """Both sides after a fault-free run of the seeded workload (cached per seed)."""
-    if seed not in _REFERENCE:
-        clean_dir = tmp_path / "reference"
-        clean_dir.mkdir()
-        clean = Harness(clean_dir, template=template)
-        try:
-            workload(clean, seed)
-            for _ in range(3):
-                clean.sync()
-            _REFERENCE[seed] = snapshot(clean)
-        finally:
-            clean.close()
-    return _REFERENCE[seed]
-
-
-def settle(h: Harness, cycles: int = 3) -> None:
-    """Clear every fault and run a few clean cycles."""
-    clear_faults(h)
-    for _ in range(cycles):
-        h.sync()
-
-
-def assert_converged(h: Harness, seed: int, tmp_path: Path, template: Path) -> None:
-    """Both sides equal the fault-free reference, and the store has nothing left pending."""
-    expected = reference(seed, tmp_path, template)
-    actual = snapshot(h)
-    assert duplicates(actual) == duplicates(expected)
-    for key in expected:
-        assert actual[key] == expected[key], key
-    assert h.store.intents.unresolved() == []
 
 
 def faulted_sync(h: Harness, side: Side, *rules: dict[str, Any]) -> ConnectorError | None:
@@ -171,21 +136,13 @@ def test_hubspot_429_storm_converges(
     assert_converged(harness, seed, tmp_path, migrated_store)
 
 
-def _cursors(h: Harness) -> dict[tuple[str, str], str | None]:
-    return {
-        (pair, side): h.store.cursors.get(pair, side)
-        for pair in ("companies", "contacts", "deals")
-        for side in ("hubspot", "salesforce")
-    }
-
-
 @pytest.mark.parametrize("how", ["spent_allocation", "injected_403"])
 def test_spent_salesforce_daily_limit_stops_the_cycle_and_the_next_one_converges(
     harness: Harness, migrated_store: Path, tmp_path: Path, how: str
 ) -> None:
     seed = 51
     workload(harness, seed)
-    before = _cursors(harness)
+    before = cursors(harness)
     if how == "spent_allocation":
         harness.call(Side.SALESFORCE, "PUT", "/__emulator__/limits", {"used": 110_000})
         rules: tuple[dict[str, Any], ...] = ()
@@ -198,7 +155,7 @@ def test_spent_salesforce_daily_limit_stops_the_cycle_and_the_next_one_converges
     assert run is not None and run.message is not None
     stopped = run.message.partition(":")[0]
     assert stopped in ("owners", "companies", "contacts")
-    after = _cursors(harness)
+    after = cursors(harness)
     # The pair the limit stopped, and every pair after it, did not move its cursors.
     later = PAIR_ORDER[PAIR_ORDER.index(stopped) :]
     assert {k: v for k, v in after.items() if k[0] in later} == {
@@ -253,7 +210,7 @@ def test_refused_credentials_stop_cleanly_and_resume_once_fixed(
     harness.config = local_config(
         HS_URL, SF_URL, harness.store_url, env={**EMULATOR_ENV, secret: "revoked-by-admin"}
     )
-    before = _cursors(harness)
+    before = cursors(harness)
 
     with pytest.raises(AuthFailed) as caught:
         harness.sync()
@@ -261,7 +218,7 @@ def test_refused_credentials_stop_cleanly_and_resume_once_fixed(
     label = "Salesforce" if side is Side.SALESFORCE else "HubSpot"
     assert f"reauthorize {label}" in str(caught.value)
     assert "revoked-by-admin" not in str(caught.value)
-    assert _cursors(harness) == before
+    assert cursors(harness) == before
     harness.config = good
     settle(harness)
     assert_converged(harness, seed, tmp_path, migrated_store)
