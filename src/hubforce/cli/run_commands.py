@@ -53,7 +53,7 @@ def run(
         # uvicorn handles SIGTERM (graceful shutdown), then re-raises it to the handler that was
         # there before: this one, so that a finished graceful shutdown exits with status 0.
         signal.signal(signal.SIGTERM, _exit_cleanly)
-        asyncio.run(serve(settings, options))
+        asyncio.run(serve(settings, options, config_file=config))
     except HubforceError as exc:
         raise fail(console, exc) from None
     except KeyboardInterrupt:

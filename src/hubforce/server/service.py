@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -21,10 +22,11 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from starlette.types import Receive, Scope, Send
 
-from hubforce.config import HubforceConfig
+from hubforce.config import HubforceConfig, load_config
 from hubforce.config.model import ORG_ID
 from hubforce.engine.context import SyncContext
 from hubforce.engine.cycle import run_cycle
+from hubforce.engine.reconnect import Reconnector
 from hubforce.engine.runner import sync_context
 from hubforce.errors import ConfigError, HubforceError
 from hubforce.server.adapters import (
@@ -135,11 +137,13 @@ def build_service(
     http: httpx.AsyncClient,
     *,
     salesforce_poll_seconds: float | None = None,
+    reconnector: Reconnector | None = None,
 ) -> FastAPI:
     """The app with its dispatcher, engine, scheduler and workflows bound to `ctx`.
 
     `salesforce_poll_seconds` overrides `schedule.salesforce_poll_seconds` (whose minimum, 5 s,
-    protects a real org's API budget) for the demo against the emulators.
+    protects a real org's API budget) for the demo against the emulators. Reconciles and polls
+    run through `reconnector` (renewed credentials picked up after an AuthFailed, alerts).
     """
     locks = PairLocks()
     index = pair_index(ctx.mappings)
@@ -164,9 +168,12 @@ def build_service(
         pairs=index,
     )
     pairs = sorted({pair for pair in index.values()})
+    poll_seconds = salesforce_poll_seconds or config.schedule.salesforce_poll_seconds
+    keeper = reconnector or Reconnector.for_config(ctx, config, retry_every=poll_seconds)
 
     async def run_pair(pair: str) -> None:
-        await run_cycle(replace(ctx, options=replace(ctx.options, pairs=(pair,))))
+        cycle = replace(ctx, options=replace(ctx.options, pairs=(pair,)))
+        await keeper.attempt(lambda: run_cycle(cycle))
 
     scheduler = Scheduler()
     scheduler.every(
@@ -178,8 +185,11 @@ def build_service(
         scheduler.every(seconds, "form-catchup", catchup.run, at_start=True)
     sobjects = [name for side, name in index if side is Side.SALESFORCE]
     poller = SalesforcePoller(ctx.salesforce, dispatcher, sobjects)
-    poll_seconds = salesforce_poll_seconds or config.schedule.salesforce_poll_seconds
-    scheduler.every(poll_seconds, "salesforce-poll", poller.poll)
+
+    async def poll() -> int:
+        return await keeper.attempt(poller.poll, sides=(Side.SALESFORCE,))
+
+    scheduler.every(poll_seconds, "salesforce-poll", poll)
     for workflow in workflows:
         if isinstance(workflow.trigger, Schedule) and workflow.enabled:
             every = workflow.trigger.every_seconds
@@ -267,11 +277,20 @@ class ServiceApp:
             await send({"type": "lifespan.shutdown.complete"})
 
 
-async def serve(config: HubforceConfig, options: RunOptions) -> None:
-    """Run `hubforce run` until SIGTERM/SIGINT."""
+async def serve(
+    config: HubforceConfig, options: RunOptions, *, config_file: Path | None = None
+) -> None:
+    """Run `hubforce run` until SIGTERM/SIGINT; `config_file` is read again to renew refused
+    credentials."""
     settings = server_settings(config, options)
-    async with sync_context(config) as ctx, httpx.AsyncClient() as http:
-        app = build_service(config, ctx, settings, http)
+    async with sync_context(config, connect=False) as ctx, httpx.AsyncClient() as http:
+        keeper = Reconnector.for_config(
+            ctx,
+            config,
+            reload=(lambda: load_config(config_file)) if config_file else None,
+            retry_every=config.schedule.salesforce_poll_seconds,
+        )
+        app = build_service(config, ctx, settings, http, reconnector=keeper)
         server = uvicorn.Server(
             uvicorn.Config(app, host=options.host, port=options.port, log_level="info")
         )
