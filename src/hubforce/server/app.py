@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
@@ -43,10 +43,13 @@ def build_app(
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     cleanup: Sequence[Callable[[], Awaitable[None]]] = (),
     ready: Callable[[], bool] = lambda: True,
+    connections: Callable[[], Mapping[str, str]] | None = None,
+    details: Callable[[], Mapping[str, object]] | None = None,
 ) -> FastAPI:
     """The app. At start-up `on_start` runs after the dispatcher starts (e.g. the scheduler);
     at shutdown `on_stop` runs first (jobs finish), then the dispatcher drains, then `cleanup`
-    (e.g. closing API clients, which must happen on the server's own event loop)."""
+    (e.g. closing API clients, which must happen on the server's own event loop).
+    `connections` and `details` feed `/readyz` (see `server.health`)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -73,7 +76,7 @@ def build_app(
     def checks() -> dict[str, bool]:
         return {"dispatcher": dispatcher.running, "scheduler": ready()}
 
-    app.include_router(build_health_router(checks))
+    app.include_router(build_health_router(checks, connections=connections, details=details))
     app.include_router(build_metrics_router(dispatcher, counters))
 
     @app.get("/status/workflows")
