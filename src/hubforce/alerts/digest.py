@@ -1,9 +1,11 @@
 """What to alert about: compare what was last alerted with the sync's health now (pure).
 
 The engine's health after a cycle is a `Health` (open failure groups, connections whose
-authentication failed, sides paused by the API budget). `decide(previous, current)` returns at
-most one `Digest` holding one `Alert` per change (a new failure group, a failed connection, a
-budget pause, and each one's recovery) and the `AlertState` to remember. A group that merely
+authentication failed, sides paused by the API budget, and what keeps whole sync attempts
+failing: API errors that outlast the retries, an unreachable state store, a bug).
+`decide(previous, current)` returns at most one `Digest` holding one `Alert` per change (a new
+failure group, a failed connection, a budget pause, a failing sync, and each one's recovery)
+and the `AlertState` to remember. A group that merely
 grows never alerts again, so 500 rejected records of one cause make one line, not 500.
 """
 
@@ -25,6 +27,8 @@ class AlertKind(StrEnum):
     AUTH_RECOVERED = "auth_recovered"
     BUDGET_PAUSED = "budget_paused"
     BUDGET_RESUMED = "budget_resumed"
+    SYNC_FAILING = "sync_failing"
+    SYNC_RECOVERED = "sync_recovered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +47,14 @@ class GroupHealth:
 @dataclass(frozen=True, slots=True)
 class Health:
     """The sync's state after a cycle: open failure groups by key, and per side
-    (hubspot | salesforce) why authentication failed or until when the budget pauses it."""
+    (hubspot | salesforce) why authentication failed or until when the budget pauses it;
+    `failing`: what stops whole sync attempts (hubspot | salesforce | store | engine -> the
+    error's one-line description)."""
 
     groups: Mapping[str, GroupHealth] = field(default_factory=dict)
     auth_failed: Mapping[str, str] = field(default_factory=dict)
     paused: Mapping[str, str] = field(default_factory=dict)
+    failing: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,7 @@ class AlertState:
     groups: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     auth_failed: frozenset[str] = frozenset()
     paused: frozenset[str] = frozenset()
+    failing: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,8 @@ class Digest:
             AlertKind.AUTH_RECOVERED: "connection recovered",
             AlertKind.BUDGET_PAUSED: "budget pause",
             AlertKind.BUDGET_RESUMED: "budget resumed",
+            AlertKind.SYNC_FAILING: "sync failing",
+            AlertKind.SYNC_RECOVERED: "sync recovered",
         }
         parts = [f"{n} {words[kind]}{'' if n == 1 else 's'}" for kind, n in counts.items()]
         return "hubforce: " + ", ".join(parts)
@@ -161,6 +171,44 @@ def _resumed(side: str) -> Alert:
     )
 
 
+#: What a `failing` subject is called in a message, and what to do about it.
+_FAILING: dict[str, tuple[str, str]] = {
+    "hubspot": ("HubSpot", "check status.hubspot.com; `hubforce status` shows the last run"),
+    "salesforce": (
+        "Salesforce",
+        "check status.salesforce.com; `hubforce status` shows the last run",
+    ),
+    "store": ("State store", "check that the database in connections.store.url is reachable"),
+    "engine": ("Sync", "an unexpected error: send the traceback in the log to the maintainers"),
+}
+
+
+def _failing_label(subject: str) -> tuple[str, str]:
+    """(label, command) of a failing subject; `engine:<job>` names the job."""
+    kind, _, job = subject.partition(":")
+    label, command = _FAILING.get(kind, (subject, "`hubforce status` shows the last run"))
+    return (f"{label} ({job})" if job else label), command
+
+
+def _failing(subject: str, reason: str) -> Alert:
+    label, command = _failing_label(subject)
+    return Alert(
+        kind=AlertKind.SYNC_FAILING,
+        subject=label,
+        text=f"Sync failing: {reason}. hubforce keeps retrying on its own",
+        command=command,
+    )
+
+
+def _failing_recovered(subject: str) -> Alert:
+    label, _ = _failing_label(subject)
+    return Alert(
+        kind=AlertKind.SYNC_RECOVERED,
+        subject=label,
+        text=f"{label}: the sync works again",
+    )
+
+
 def decide(
     previous: AlertState, current: Health, *, on_recovery: bool = True
 ) -> tuple[Digest | None, AlertState]:
@@ -170,6 +218,8 @@ def decide(
         alerts.append(_auth_failed(side, current.auth_failed[side]))
     for side in sorted(set(current.paused) - previous.paused):
         alerts.append(_paused(side, current.paused[side]))
+    for subject in sorted(set(current.failing) - previous.failing):
+        alerts.append(_failing(subject, current.failing[subject]))
     fresh = [g for key, g in current.groups.items() if key not in previous.groups]
     for group in sorted(fresh, key=lambda g: (-g.count, g.pair, g.category, g.key)):
         alerts.append(_new_group(group))
@@ -178,6 +228,8 @@ def decide(
             alerts.append(_auth_recovered(side))
         for side in sorted(previous.paused - set(current.paused)):
             alerts.append(_resumed(side))
+        for subject in sorted(previous.failing - set(current.failing)):
+            alerts.append(_failing_recovered(subject))
         gone = sorted(
             (pair, category, key)
             for key, (pair, category) in previous.groups.items()
@@ -189,6 +241,7 @@ def decide(
         groups={key: (g.pair, g.category) for key, g in current.groups.items()},
         auth_failed=frozenset(current.auth_failed),
         paused=frozenset(current.paused),
+        failing=frozenset(current.failing),
     )
     return (Digest(tuple(alerts)) if alerts else None), state
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
-from hubforce.errors import AuthFailed, RateLimited
+from hubforce.alerts.notices import describe, store_unavailable
+from hubforce.errors import AuthFailed, ConfigError, ConnectorError, RateLimited
 
 PAUSE_WINDOWS = frozenset({"daily", "budget"})
 
@@ -35,4 +36,32 @@ def signals_from_outcome(error: BaseException | None, *, now_ms: int, tz: tzinfo
     return Signals()
 
 
-__all__ = ["PAUSE_WINDOWS", "Signals", "signals_from_outcome"]
+def failing_subject(error: BaseException) -> str | None:
+    """What a failed attempt says is failing (the `failing` key of `Health`): the side whose
+    API errors outlasted the retries, "store" when the state store is unreachable, "engine"
+    for anything unexpected; None for the connection states above (a refused authentication,
+    a rate limit: they have signals of their own) and a configuration error (it stops)."""
+    if isinstance(error, (AuthFailed, RateLimited, ConfigError)):
+        return None
+    if isinstance(error, ConnectorError):
+        return error.side
+    if store_unavailable(error):
+        return "store"
+    return "engine"
+
+
+def failing_from_outcome(error: BaseException | None) -> dict[str, str]:
+    """`Health.failing` input for an attempt that ended with `error` (None: it finished)."""
+    subject = None if error is None else failing_subject(error)
+    if error is None or subject is None:
+        return {}
+    return {subject: describe(error, fix=False)}
+
+
+__all__ = [
+    "PAUSE_WINDOWS",
+    "Signals",
+    "failing_from_outcome",
+    "failing_subject",
+    "signals_from_outcome",
+]

@@ -27,6 +27,8 @@ _ICONS = {
     AlertKind.AUTH_RECOVERED: ":white_check_mark:",
     AlertKind.BUDGET_PAUSED: ":hourglass:",
     AlertKind.BUDGET_RESUMED: ":white_check_mark:",
+    AlertKind.SYNC_FAILING: ":rotating_light:",
+    AlertKind.SYNC_RECOVERED: ":white_check_mark:",
 }
 # Slack refuses a section text over 3,000 characters; an example message may be long.
 _MAX_TEXT = 2_900

@@ -40,6 +40,7 @@ def load_state(store: Store, channel: str = "slack") -> AlertState:
         groups={key: (pair, category) for key, (pair, category) in data["groups"].items()},
         auth_failed=frozenset(data["auth_failed"]),
         paused=frozenset(data["paused"]),
+        failing=frozenset(data.get("failing", ())),  # absent in states saved before it existed
     )
 
 
@@ -49,6 +50,7 @@ def save_state(store: Store, state: AlertState, channel: str = "slack") -> None:
         "groups": {key: list(value) for key, value in sorted(state.groups.items())},
         "auth_failed": sorted(state.auth_failed),
         "paused": sorted(state.paused),
+        "failing": sorted(state.failing),
     }
     store.cursors.set(STATE_PAIR, channel, json.dumps(data, sort_keys=True))
 
@@ -89,13 +91,16 @@ def current_health(
     *,
     auth_failed: Mapping[str, str] | None = None,
     paused: Mapping[str, str] | None = None,
+    failing: Mapping[str, str] | None = None,
 ) -> Health:
     """Health now: failure groups from the store, plus what the cycle saw per side
-    (`auth_failed`: side -> reason; `paused`: side -> "HH:MM" of the next sync)."""
+    (`auth_failed`: side -> reason; `paused`: side -> "HH:MM" of the next sync; `failing`:
+    hubspot | salesforce | store | engine -> why whole attempts fail)."""
     return Health(
         groups=group_health(store.failures.groups()),
         auth_failed=dict(auth_failed or {}),
         paused=dict(paused or {}),
+        failing=dict(failing or {}),
     )
 
 
@@ -105,9 +110,10 @@ def _decide(
     auth_failed: Mapping[str, str] | None,
     paused: Mapping[str, str] | None,
     on_recovery: bool,
+    failing: Mapping[str, str] | None = None,
 ) -> tuple[AlertState, Digest | None, AlertState]:
     previous = load_state(store, channel)
-    health = current_health(store, auth_failed=auth_failed, paused=paused)
+    health = current_health(store, auth_failed=auth_failed, paused=paused, failing=failing)
     digest, state = decide(previous, health, on_recovery=on_recovery)
     return previous, digest, state
 
@@ -118,6 +124,7 @@ def alert_after_cycle(
     *,
     auth_failed: Mapping[str, str] | None = None,
     paused: Mapping[str, str] | None = None,
+    failing: Mapping[str, str] | None = None,
     on_recovery: bool = True,
     channel: str = "slack",
 ) -> Digest | None:
@@ -125,7 +132,7 @@ def alert_after_cycle(
     notifier is configured). Never raises for a delivery failure."""
     if notifier is None:
         return None
-    previous, digest, state = _decide(store, channel, auth_failed, paused, on_recovery)
+    previous, digest, state = _decide(store, channel, auth_failed, paused, on_recovery, failing)
     if digest is not None and not notifier.send(digest):
         return digest
     if state != previous:
@@ -139,6 +146,7 @@ async def alert_after_attempt(
     *,
     auth_failed: Mapping[str, str] | None = None,
     paused: Mapping[str, str] | None = None,
+    failing: Mapping[str, str] | None = None,
     on_recovery: bool = True,
     channel: str = "slack",
 ) -> Digest | None:
@@ -146,7 +154,7 @@ async def alert_after_attempt(
     timeout) runs on a worker thread, so the loop keeps serving meanwhile."""
     if notifier is None:
         return None
-    previous, digest, state = _decide(store, channel, auth_failed, paused, on_recovery)
+    previous, digest, state = _decide(store, channel, auth_failed, paused, on_recovery, failing)
     if digest is not None and not await asyncio.to_thread(notifier.send, digest):
         return digest
     if state != previous:
