@@ -11,7 +11,10 @@ client. The client object stays, with its governor and call counts, so everythin
 
 After each attempt it sends the alert digest with the connections' health: a failed
 authentication once, and its recovery once (when renewed credentials were granted a token, or
-an attempt using the side succeeded); likewise a budget pause and its end.
+an attempt using the side succeeded); likewise a budget pause and its end, and a failing sync
+(API errors that outlast the retries, an unreachable store, a bug) and its end. Anything
+recovered also calls the `listeners` (e.g. `hubforce run` then retries the targeted syncs that
+waited for the side).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from typing import TypeVar
 
 import httpx
 
-from hubforce.alerts.signals import signals_from_outcome
+from hubforce.alerts.notices import Notices, describe
+from hubforce.alerts.signals import failing_subject, signals_from_outcome
 from hubforce.alerts.slack import notifier_from_config
 from hubforce.alerts.state import Notifier, alert_after_attempt
 from hubforce.config.model import HubforceConfig
@@ -35,13 +39,16 @@ from hubforce.connectors.salesforce.auth import SalesforceOAuth
 from hubforce.connectors.salesforce.client import SalesforceClient
 from hubforce.engine.context import SyncContext, wall_clock_ms
 from hubforce.engine.runner import Transports, side_client
-from hubforce.errors import AuthFailed, HubforceError, RateLimited
+from hubforce.errors import AuthFailed, ConfigError, HubforceError, RateLimited
 from hubforce.sync.model import Side
 
 log = logging.getLogger("hubforce.engine.reconnect")
 
 T = TypeVar("T")
 BOTH = (Side.HUBSPOT, Side.SALESFORCE)
+#: (refused sides, paused sides, failing subjects): what the digest compares.
+_Health = tuple[frozenset[Side], frozenset[Side], frozenset[str]]
+_HEALTHY: _Health = (frozenset(), frozenset(), frozenset())
 
 
 def _reason(error: AuthFailed) -> str:
@@ -97,7 +104,14 @@ class Reconnector:
         self.paused: dict[Side, str] = {}
         #: Renewed sides that could not be checked without an API call: the next attempt tells.
         self.unproven: set[Side] = set()
+        #: What keeps whole attempts failing, by subject (hubspot | salesforce | store |
+        #: engine:<job>), with the error's one-line description.
+        self.failing: dict[str, str] = {}
+        #: Called (no arguments) when something recovers: a side renewed or working again.
+        self.listeners: list[Callable[[], object]] = []
         self.renewals = 0
+        self._announced: _Health = _HEALTHY
+        self._notices = Notices()
         self._tried: dict[Side, float] = {}
         self._renewing = asyncio.Lock()
         self._alerting = asyncio.Lock()
@@ -126,24 +140,83 @@ class Reconnector:
         )
 
     async def attempt(
-        self, job: Callable[[], Awaitable[T]], *, sides: Collection[Side] = BOTH
+        self,
+        job: Callable[[], Awaitable[T]],
+        *,
+        sides: Collection[Side] = BOTH,
+        name: str = "sync",
+        digest: bool = True,
+        track_failures: bool = True,
     ) -> T:
         """Renew what failed, run `job` (which uses `sides`), record how it went and send the
-        digest. The job's AuthFailed or RateLimited is re-raised after that; so is the
-        refusal of renewed credentials for a side the job needs, without running it."""
+        digest. The job's errors are re-raised after that; so is the refusal of renewed
+        credentials for a side the job needs, without running it.
+
+        `name` names the job in an unexpected error's subject (`engine:<name>`), cleared by
+        that job's next success only. With `digest=False` (frequent small jobs: targeted syncs,
+        workflow calls) the digest is sent only when the connections' health changed, so the
+        store's failure groups are not read on every call. Without `track_failures`, only
+        refused authentication and rate limits are recorded (a workflow action's other errors
+        are its run's own business).
+        """
+        before = self._health()
         try:
             await self.renew(sides)
             result = await job()
+        except ConfigError:
+            raise  # a broken configuration stops the process: nothing to announce
         except (AuthFailed, RateLimited) as exc:
             self._observe(exc)
-            await self.alert()
+            await self._settle(before, digest)
+            raise
+        except Exception as exc:
+            subject = failing_subject(exc) if track_failures else None
+            if subject is not None:
+                key = f"engine:{name}" if subject == "engine" else subject
+                self.failing[key] = describe(exc, fix=False)
+            await self._settle(before, digest)
             raise
         for side in sides:
             self.failed.pop(side, None)
             self.paused.pop(side, None)
             self.unproven.discard(side)
-        await self.alert()
+            self.failing.pop(side.value, None)
+        self.failing.pop("store", None)  # the job ran: the store answered
+        self.failing.pop(f"engine:{name}", None)
+        await self._settle(before, digest)
         return result
+
+    def _health(self) -> _Health:
+        return (frozenset(self.failed), frozenset(self.paused), frozenset(self.failing))
+
+    async def _settle(self, before: _Health, digest: bool) -> None:
+        """After an attempt: tell the listeners what recovered, then send the digest."""
+        now = self._health()
+        if any(old - new for old, new in zip(before, now, strict=True)):
+            for listener in list(self.listeners):
+                try:
+                    listener()
+                except Exception:  # a listener's bug must not fail the attempt
+                    log.exception("recovery listener failed")
+        if digest or now != self._announced:
+            await self.alert()
+
+    def connections(self) -> dict[str, str]:
+        """Per side (and store/engine when failing): "ok", or why it is stopped, paused or
+        failing, with what to do (for `/readyz`)."""
+        out: dict[str, str] = {}
+        for side in BOTH:
+            if side in self.failed:
+                out[side.value] = f"stopped: {describe(self.failed[side])}"
+            elif side in self.paused:
+                out[side.value] = f"paused by the API budget: next sync at {self.paused[side]}"
+            elif side.value in self.failing:
+                out[side.value] = f"failing: {self.failing[side.value]}"
+            else:
+                out[side.value] = "ok"
+        for subject, reason in sorted(self.failing.items()):
+            out.setdefault(subject, f"failing: {reason}")
+        return out
 
     def _observe(self, error: AuthFailed | RateLimited) -> None:
         side = Side(error.side)
@@ -225,13 +298,25 @@ class Reconnector:
         if self.notifier is None:
             return
         async with self._alerting:  # two jobs ending together must not announce twice
-            await alert_after_attempt(
-                self.ctx.store,
-                self.notifier,
-                auth_failed={side.value: _reason(e) for side, e in self.failed.items()},
-                paused={side.value: until for side, until in self.paused.items()},
-                on_recovery=self.on_recovery,
-            )
+            health = self._health()
+            try:
+                await alert_after_attempt(
+                    self.ctx.store,
+                    self.notifier,
+                    auth_failed={side.value: _reason(e) for side, e in self.failed.items()},
+                    paused={side.value: until for side, until in self.paused.items()},
+                    failing=dict(self.failing),
+                    on_recovery=self.on_recovery,
+                )
+            except Exception as exc:  # e.g. the store is down: an alert never fails a sync
+                notice = self._notices.failed("Slack alert", exc)
+                if notice is not None:
+                    log.warning("%s", notice.text, exc_info=exc if notice.traceback else None)
+                return
+            notice = self._notices.succeeded("Slack alert")
+            if notice is not None:
+                log.warning("%s", notice.text)
+            self._announced = health
 
 
 __all__ = ["BOTH", "Reconnector", "check_credentials"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import httpx
 import pytest
 import yaml
 from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
 
 from hubforce.alerts.digest import AlertKind, Digest
 from hubforce.config import HubforceConfig, load_config
@@ -29,7 +31,7 @@ from hubforce.engine.context import SyncContext
 from hubforce.engine.local import EMULATOR_ENV, local_config
 from hubforce.engine.reconnect import Reconnector
 from hubforce.engine.runner import Transports, sync_context
-from hubforce.errors import AuthFailed, ConfigError, RateLimited
+from hubforce.errors import AuthFailed, ConfigError, RateLimited, Transient
 from hubforce.store import SecretBox, Store, open_store
 from hubforce.sync.model import Side
 
@@ -351,5 +353,170 @@ def test_a_budget_pause_is_announced_once_and_its_end_too(world: World) -> None:
             assert len(notifier.sent) == 1
             await keeper.attempt(_job(ctx, Side.SALESFORCE))
             assert notifier.kinds()[-1] == [AlertKind.BUDGET_RESUMED]
+
+    asyncio.run(scenario())
+
+
+# -- a failing sync (issue 5 follow-up): API errors past the retries, the store, bugs ----------
+
+
+async def _ok() -> int:
+    return 1
+
+
+def test_a_failing_side_is_announced_once_and_listeners_hear_its_recovery(world: World) -> None:
+    world.connect(Side.HUBSPOT)
+    world.connect(Side.SALESFORCE)
+    notifier = FakeNotifier()
+    heard: list[str] = []
+
+    async def storm() -> int:
+        raise Transient("hubspot", "HubSpot answered 503: busy", status=503)
+
+    async def scenario() -> None:
+        async with sync_context(
+            world.config(), store=world.store, transports=world.transports, connect=False
+        ) as ctx:
+            keeper = _keeper(ctx, world, notifier)
+            keeper.listeners.append(lambda: heard.append("recovered"))
+            for _ in range(3):
+                with pytest.raises(Transient):
+                    await keeper.attempt(storm)
+            assert notifier.kinds() == [[AlertKind.SYNC_FAILING]]
+            assert "HubSpot answered 503: busy" in notifier.sent[0].alerts[0].text
+            assert keeper.connections() == {
+                "hubspot": "failing: HubSpot answered 503: busy",
+                "salesforce": "ok",
+            }
+            # A Salesforce-only job proves nothing about HubSpot.
+            await keeper.attempt(_job(ctx, Side.SALESFORCE), sides=[Side.SALESFORCE])
+            assert heard == [] and len(notifier.sent) == 1
+            await keeper.attempt(_job(ctx, Side.HUBSPOT), sides=[Side.HUBSPOT])
+            assert heard == ["recovered"] and keeper.failing == {}
+            assert notifier.kinds()[-1] == [AlertKind.SYNC_RECOVERED]
+
+    asyncio.run(scenario())
+
+
+def test_a_bug_fails_its_own_job_until_that_job_succeeds(world: World) -> None:
+    world.connect(Side.HUBSPOT)
+    world.connect(Side.SALESFORCE)
+    notifier = FakeNotifier()
+
+    async def bug() -> int:
+        raise KeyError("Id")
+
+    async def scenario() -> None:
+        async with sync_context(
+            world.config(), store=world.store, transports=world.transports, connect=False
+        ) as ctx:
+            keeper = _keeper(ctx, world, notifier)
+            with pytest.raises(KeyError):
+                await keeper.attempt(bug, name="reconcile")
+            assert list(keeper.failing) == ["engine:reconcile"]
+            assert keeper.failing["engine:reconcile"].startswith("unexpected KeyError: 'Id'")
+            assert keeper.connections()["engine:reconcile"].startswith("failing: unexpected")
+            await keeper.attempt(_ok, name="targeted sync")  # another job proves nothing
+            assert list(keeper.failing) == ["engine:reconcile"]
+            await keeper.attempt(_ok, name="reconcile")
+            assert keeper.failing == {}
+            assert notifier.kinds() == [[AlertKind.SYNC_FAILING], [AlertKind.SYNC_RECOVERED]]
+            assert notifier.sent[0].alerts[0].subject == "Sync (reconcile)"
+
+    asyncio.run(scenario())
+
+
+def test_frequent_attempts_read_the_store_only_when_the_health_changed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.connect(Side.HUBSPOT)
+    world.connect(Side.SALESFORCE)
+    notifier = FakeNotifier()
+    reads: list[int] = []
+    groups = world.store.failures.groups
+
+    def counted() -> Any:
+        reads.append(1)
+        return groups()
+
+    monkeypatch.setattr(world.store.failures, "groups", counted)
+
+    async def refused() -> int:
+        raise AuthFailed("salesforce", api_code="INVALID_SESSION_ID")
+
+    async def scenario() -> None:
+        async with sync_context(
+            world.config(), store=world.store, transports=world.transports, connect=False
+        ) as ctx:
+            keeper = _keeper(ctx, world, notifier)
+            for _ in range(5):
+                assert await keeper.attempt(_ok, digest=False) == 1
+            assert reads == [] and notifier.sent == []
+            with pytest.raises(AuthFailed):  # a targeted sync meets a refusal: alerted now
+                await keeper.attempt(refused, digest=False)
+            assert len(reads) == 1 and notifier.kinds() == [[AlertKind.AUTH_FAILED]]
+            # The next attempt renews the side (its credentials are fine) and says so.
+            assert await keeper.attempt(_ok, digest=False) == 1
+            assert len(reads) == 2 and notifier.kinds()[-1] == [AlertKind.AUTH_RECOVERED]
+            assert await keeper.attempt(_ok, digest=False) == 1
+            assert len(reads) == 2
+
+    asyncio.run(scenario())
+
+
+def test_an_alert_that_cannot_be_sent_never_fails_the_attempt(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.connect(Side.HUBSPOT)
+    world.connect(Side.SALESFORCE)
+
+    def store_down() -> Any:
+        raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(world.store.failures, "groups", store_down)
+
+    async def scenario() -> None:
+        async with sync_context(
+            world.config(), store=world.store, transports=world.transports, connect=False
+        ) as ctx:
+            keeper = _keeper(ctx, world, FakeNotifier())
+            with caplog.at_level(logging.WARNING, logger="hubforce.engine.reconnect"):
+                assert await keeper.attempt(_ok) == 1
+                assert await keeper.attempt(_ok) == 1
+            lines = [r.getMessage() for r in caplog.records]
+            assert lines == [
+                "Slack alert failed: the state store is unavailable (database is locked); fix: "
+                "check that the database in connections.store.url is reachable"
+            ]
+
+    asyncio.run(scenario())
+
+
+def test_connections_say_what_is_stopped_or_paused_and_what_to_do(world: World) -> None:
+    world.connect(Side.HUBSPOT)
+    world.connect(Side.SALESFORCE)
+
+    async def refused() -> int:
+        raise AuthFailed("salesforce", api_code="invalid_grant", api_message="expired")
+
+    async def budget() -> int:
+        raise RateLimited("hubspot", 900, "budget")
+
+    async def scenario() -> None:
+        async with sync_context(
+            world.config(), store=world.store, transports=world.transports, connect=False
+        ) as ctx:
+            keeper = _keeper(ctx, world, FakeNotifier(), now_ms=lambda: 1_764_072_000_000)
+            assert keeper.connections() == {"hubspot": "ok", "salesforce": "ok"}
+            with pytest.raises(RateLimited):
+                await keeper.attempt(budget, sides=[Side.HUBSPOT])
+            with pytest.raises(AuthFailed):
+                await keeper.attempt(refused, sides=[Side.SALESFORCE])
+            assert keeper.connections() == {
+                "hubspot": "paused by the API budget: next sync at 12:15",
+                "salesforce": "stopped: Authentication failed: reauthorize Salesforce "
+                "(Salesforce said: invalid_grant expired); fix: run `hubforce connect "
+                "salesforce`, then sync again",
+            }
 
     asyncio.run(scenario())
