@@ -5,6 +5,14 @@ Each job runs in its own loop that waits on a stop event with a timeout (the int
 `stop()` never interrupts a job: the running poll or cycle finishes and is recorded, then the
 loop exits. Reconciles take the pair's lock shared with targeted syncs.
 
+A failed job is tried again on its next interval, whatever it raised. What is logged goes
+through `alerts.notices.Notices`: a known error (refused credentials, a rate limit, an API
+error that outlasted the retries, a configuration or store problem) is one line naming the
+side and the fix, without a traceback, logged once, then as a reminder at most every
+`remind_every` seconds, and a line when the job works again; an unexpected exception (a bug)
+gets its traceback the first time. Every line is a WARNING, recoveries too, so that a log
+filtered to warnings shows both ends of an outage.
+
 `SalesforcePoller` reads records whose `SystemModstamp` moved since its last look (one query
 per object per poll, counted by the client's governor like every other call) and hands them
 to the dispatcher as change events: targeted syncs and `salesforce.record_changed` triggers.
@@ -20,6 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
+from hubforce.alerts.notices import Notice, Notices
 from hubforce.connectors.salesforce.client import SalesforceClient
 from hubforce.server.batching import PairLocks
 from hubforce.server.dispatch import Dispatcher
@@ -78,15 +87,23 @@ class SalesforcePoller:
         return handed
 
 
+def log_notice(log: logging.Logger, notice: Notice | None, error: BaseException | None) -> None:
+    """Log a notice as one WARNING line (with `error`'s traceback when the notice asks)."""
+    if notice is None:
+        return
+    log.warning("%s", notice.text, exc_info=error if notice.traceback else None)
+
+
 class Scheduler:
     """Runs named jobs every N seconds until stopped."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, notices: Notices | None = None) -> None:
         self._jobs: list[tuple[str, float, Job, bool]] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.runs: dict[str, int] = {}
         self.errors: dict[str, str] = {}
+        self.notices = notices or Notices()
 
     def every(self, seconds: float, name: str, job: Job, *, at_start: bool = False) -> None:
         """Run `job` every `seconds`: first after one interval, or at once with `at_start`."""
@@ -123,11 +140,13 @@ class Scheduler:
             wait = True
             try:
                 await job()
-                self.runs[name] = self.runs.get(name, 0) + 1
-                self.errors.pop(name, None)
             except Exception as exc:  # the next interval tries again
                 self.errors[name] = f"{type(exc).__name__}: {exc}"[:300]
-                logger.exception("scheduled job %s failed", name)
+                log_notice(logger, self.notices.failed(name, exc), exc)
+                continue
+            self.runs[name] = self.runs.get(name, 0) + 1
+            self.errors.pop(name, None)
+            log_notice(logger, self.notices.succeeded(name), None)
 
 
 def reconcile_job(

@@ -38,6 +38,12 @@ from hubforce.server.adapters import (
 from hubforce.server.app import ServerSettings, build_app
 from hubforce.server.batching import ChangeBatcher, PairLocks
 from hubforce.server.dispatch import Dispatcher
+from hubforce.server.observed import (
+    GuardedActions,
+    GuardedForms,
+    GuardedReader,
+    targeted_attempt,
+)
 from hubforce.server.scheduler import (
     SalesforcePoller,
     Scheduler,
@@ -46,7 +52,6 @@ from hubforce.server.scheduler import (
 )
 from hubforce.server.webhooks import WebhookSettings
 from hubforce.sync.model import Side
-from hubforce.workflows.actions import ActionRunner
 from hubforce.workflows.engine import WorkflowEngine
 from hubforce.workflows.model import Schedule, Workflow, WorkflowsConfig
 from hubforce.workflows.store_ledger import StoreLedger
@@ -142,38 +147,42 @@ def build_service(
     """The app with its dispatcher, engine, scheduler and workflows bound to `ctx`.
 
     `salesforce_poll_seconds` overrides `schedule.salesforce_poll_seconds` (whose minimum, 5 s,
-    protects a real org's API budget) for the demo against the emulators. Reconciles and polls
-    run through `reconnector` (renewed credentials picked up after an AuthFailed, alerts).
+    protects a real org's API budget) for the demo against the emulators. Every path that
+    calls an API (reconciles, polls, targeted syncs, workflows) runs through `reconnector`
+    (renewed credentials picked up after an AuthFailed, the side's state for `/readyz`,
+    alerts); targeted syncs that failed for a passing reason are retried once the side works
+    again, and on every poll interval.
     """
     locks = PairLocks()
     index = pair_index(ctx.mappings)
     ledger = StoreLedger(ctx.store)  # idempotency keys survive restarts
     slack = config.alerts.slack_webhook_url
     workflows = workflows_of(config).workflows
+    poll_seconds = salesforce_poll_seconds or config.schedule.salesforce_poll_seconds
+    keeper = reconnector or Reconnector.for_config(ctx, config, retry_every=poll_seconds)
+    reader = ClientRecordReader(ctx.hubspot, ctx.salesforce, store=ctx.store, pairs=index)
     engine = WorkflowEngine(
         workflows,
-        reader=ClientRecordReader(ctx.hubspot, ctx.salesforce, store=ctx.store, pairs=index),
-        runner=ActionRunner(
+        reader=GuardedReader(reader, keeper),
+        runner=GuardedActions(
+            keeper,
             salesforce=ctx.salesforce,
             hubspot=ctx.hubspot,
             http=http,
             slack_webhook_url=slack.get_secret_value() if slack else None,
         ),
         ledger=ledger,
-        forms=HubSpotFormSource(ctx.hubspot),  # form triggers confirm submissions by GUID
+        # form triggers confirm submissions by GUID
+        forms=GuardedForms(HubSpotFormSource(ctx.hubspot), keeper),
     )
-    dispatcher = Dispatcher(
-        batcher=ChangeBatcher(CycleSyncTarget(ctx), locks),
-        workflows=engine,
-        pairs=index,
-    )
+    batcher = ChangeBatcher(CycleSyncTarget(ctx), locks, guard=targeted_attempt(keeper))
+    keeper.listeners.append(batcher.retry_parked)  # a side works again: what waited goes
+    dispatcher = Dispatcher(batcher=batcher, workflows=engine, pairs=index)
     pairs = sorted({pair for pair in index.values()})
-    poll_seconds = salesforce_poll_seconds or config.schedule.salesforce_poll_seconds
-    keeper = reconnector or Reconnector.for_config(ctx, config, retry_every=poll_seconds)
 
     async def run_pair(pair: str) -> None:
         cycle = replace(ctx, options=replace(ctx.options, pairs=(pair,)))
-        await keeper.attempt(lambda: run_cycle(cycle))
+        await keeper.attempt(lambda: run_cycle(cycle), name="reconcile")
 
     scheduler = Scheduler()
     scheduler.every(
@@ -187,9 +196,15 @@ def build_service(
     poller = SalesforcePoller(ctx.salesforce, dispatcher, sobjects)
 
     async def poll() -> int:
-        return await keeper.attempt(poller.poll, sides=(Side.SALESFORCE,))
+        return await keeper.attempt(poller.poll, sides=(Side.SALESFORCE,), name="salesforce-poll")
+
+    async def retry_parked() -> None:
+        # Whatever failed for a passing reason (a 5xx storm, a rate limit) is tried again on
+        # the poll's interval; a side still refused turns it down without an API call.
+        batcher.retry_parked()
 
     scheduler.every(poll_seconds, "salesforce-poll", poll)
+    scheduler.every(poll_seconds, "targeted-retry", retry_parked)
     for workflow in workflows:
         if isinstance(workflow.trigger, Schedule) and workflow.enabled:
             every = workflow.trigger.every_seconds
@@ -201,6 +216,8 @@ def build_service(
         on_start=[scheduler.start],
         on_stop=[scheduler.stop],
         ready=lambda: scheduler.running,
+        connections=keeper.connections,
+        details=lambda: {"targeted_ids_waiting": batcher.parked},
     )
 
 
