@@ -5,7 +5,8 @@ rotated. A HubSpot contact edited meanwhile is pushed through `POST /hooks/sync`
 sync is refused by Salesforce, which marks Salesforce stopped right away (alerted once,
 `/readyz` degraded with the command to run), before any poll; the record's id is parked.
 Once the new password is in the configuration file, the side is renewed and the parked
-change reaches Salesforce, with no restart and no reconcile.
+change reaches Salesforce, with no restart and no reconcile. A workflow action refused the same
+way marks the side stopped by itself, before the record's targeted sync runs.
 """
 
 from __future__ import annotations

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import signal
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hubforce.alerts.notices import Notice, NoticeKind, Notices, describe, store_unavailable
 from hubforce.cli import app
 from hubforce.cli.workflow_status import render_workflow_runs
 from hubforce.config import HubforceConfig, load_config
@@ -21,7 +25,7 @@ from hubforce.engine.reconnect import Reconnector
 from hubforce.engine.runner import compile_mappings, sync_context
 from hubforce.engine.validate import Problem, validate_mappings
 from hubforce.errors import AuthFailed, ConfigError, ConnectorError, HubforceError, RateLimited
-from hubforce.store import open_store
+from hubforce.store import RunStatus, Store, open_store
 
 CONFIG_OPTION = typer.Option(Path("hubforce.yaml"), "--config", "-c", help="Configuration file.")
 
@@ -109,7 +113,7 @@ def sync(
     settings = _load(console, config)
     options = CycleOptions(dry_run=dry_run)
     try:
-        asyncio.run(
+        code = asyncio.run(
             _cycles(
                 console,
                 settings,
@@ -125,6 +129,89 @@ def sync(
         # Committed rounds stay committed; the next run resumes from cursors and intents.
         console.print("stopped")
         raise typer.Exit(130) from None
+    except Exception as exc:
+        if not store_unavailable(exc):
+            raise  # a bug: its traceback is what a report needs
+        console.print(f"[bold red]error:[/] {escape(describe(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    if code:
+        raise typer.Exit(code)
+
+
+#: The longest wait between two attempts of a failing loop (its backoff's cap), unless the
+#: poll interval itself is longer.
+MAX_BACKOFF_S = 600.0
+#: Exit status after a stop forced by a second SIGTERM (128 + 15, what a shell reports).
+SIGTERM_EXIT = 128 + signal.SIGTERM
+
+
+def loop_wait(interval: float, failures: int, cap: float = MAX_BACKOFF_S) -> float:
+    """Seconds before the next attempt after `failures` failed cycles in a row: the interval,
+    doubled per failure past the first, capped at `cap` (or the interval if longer)."""
+    if failures <= 1:
+        return interval
+    return min(interval * 2.0 ** min(failures - 1, 30), max(interval, cap))
+
+
+class LoopStop:
+    """SIGTERM for the `hubforce sync` loop: the first lets the cycle in flight finish (it is
+    recorded; the loop then stops before the next), a second stops that cycle now (the next
+    run resumes from cursors and create intents). Between cycles, the first stops at once."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.requested = asyncio.Event()
+        self.forced = False
+        self.cycle: asyncio.Task[CycleReport] | None = None
+        self._installed = False
+
+    def install(self) -> None:
+        """Handle SIGTERM on the running loop (where the platform allows it)."""
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._on_sigterm)
+            self._installed = True
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+            pass
+
+    def remove(self) -> None:
+        """Give SIGTERM back to its default handling."""
+        if self._installed:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+            self._installed = False
+
+    def _on_sigterm(self) -> None:
+        running = self.cycle is not None and not self.cycle.done()
+        if self.requested.is_set() and running:
+            self.forced = True
+            assert self.cycle is not None
+            self.cycle.cancel()
+            return
+        self.requested.set()
+        if running:
+            self.console.print(
+                "SIGTERM: finishing the cycle in flight, then stopping (SIGTERM again: stop now)"
+            )
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds`, or less when a stop is requested."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.requested.wait(), timeout=seconds)
+
+
+def _latest_run(store: Store) -> int | None:
+    """The newest sync run's id (None before the first, or when the store does not answer)."""
+    with contextlib.suppress(Exception):  # the cycle itself reports a store that is down
+        run = store.runs.latest(kind="sync")
+        return None if run is None else run.id
+    return None
+
+
+def _close_interrupted(store: Store, before: int | None, why: str) -> None:
+    """Record the run a forced stop cut short as interrupted (not left `running`)."""
+    with contextlib.suppress(Exception):  # the store may be what failed
+        run = store.runs.latest(kind="sync")
+        if run is not None and run.id != before and run.status is RunStatus.RUNNING:
+            store.runs.finish(run.id, RunStatus.INTERRUPTED, counts=run.counts, message=why)
 
 
 async def _cycles(
@@ -135,41 +222,106 @@ async def _cycles(
     once: bool,
     verbose: bool,
     config_file: Path | None = None,
-) -> None:
-    """Run cycles on one long-lived context, every poll interval unless `once`.
+    interval: float | None = None,
+) -> int:
+    """Run cycles on one long-lived context, every poll interval unless `once`; returns the
+    exit status (0, or 143 after a forced SIGTERM stop).
 
     After each cycle the Slack digest (if configured) announces new failure groups, a failed
-    authentication or a budget pause, and their recoveries. Without `once`, such a stop is
-    reported and the loop goes on: before the next cycle (one interval later) the refused
-    side's connection is rebuilt from `config_file` as it is then and the store (a new
-    `hubforce connect`), so renewed credentials are picked up without a restart.
+    authentication, a budget pause or a failing sync, and their recoveries. With `once`, any
+    error ends the command. Without it, only a ConfigError (exit 2), SIGINT (130) and SIGTERM
+    (0, or 143 when a second one cut a cycle short) stop the loop: any other failure (refused
+    credentials, a rate limit, API errors that outlast the retries, an unreachable store, a
+    bug) is recorded by the cycle, printed as one line (once, then a reminder now and then,
+    and a line when it works again; a bug also prints its traceback once) and tried again:
+    on the next interval, or later by a capped backoff while it keeps failing. Before each
+    attempt a refused side's connection is rebuilt from `config_file` as it is then and the
+    store (a new `hubforce connect`), so renewed credentials are picked up without a restart.
     """
+    every = float(interval if interval is not None else config.schedule.salesforce_poll_seconds)
     async with sync_context(config, options=options, connect=False) as ctx:
         keeper = Reconnector.for_config(
             ctx, config, reload=(lambda: load_config(config_file)) if config_file else None
         )
         if options.dry_run:
             keeper.notifier = None  # a dry run writes nothing, the alert state included
-        while True:
-            stopped: AuthFailed | RateLimited | None = None
-            renewed = keeper.renewals
-            try:
-                report = await keeper.attempt(lambda: run_cycle(ctx))
-                render_report(console, report, verbose=verbose)
-            except (AuthFailed, RateLimited) as exc:
-                stopped = exc
-            if keeper.renewals > renewed:
-                console.print("[green]Renewed credentials are in use.[/]")
-            if stopped is not None and once:
-                raise stopped
-            if once:
-                return
-            wait = float(config.schedule.salesforce_poll_seconds)
-            if stopped is not None:
-                render_error(console, stopped)
-                if isinstance(stopped, RateLimited):
-                    wait = max(wait, stopped.retry_after)
-            await asyncio.sleep(wait)
+        notices = Notices()
+        stop = LoopStop(console)
+        if not once:
+            stop.install()
+        failures = 0
+        try:
+            while True:
+                renewed = keeper.renewals
+                before = None if options.dry_run else _latest_run(ctx.store)
+                stop.cycle = asyncio.ensure_future(keeper.attempt(lambda: run_cycle(ctx)))
+                error: Exception | None = None
+                try:
+                    report = await stop.cycle
+                except asyncio.CancelledError:
+                    signal_name = "SIGTERM" if stop.forced else "SIGINT"
+                    why = f"stopped by {signal_name} during the cycle; the next run resumes"
+                    if not options.dry_run:
+                        _close_interrupted(ctx.store, before, why)
+                    if not stop.forced:
+                        raise  # SIGINT: asyncio.run turns it into KeyboardInterrupt
+                    console.print(
+                        "stopped: SIGTERM interrupted the cycle in flight (recorded as "
+                        "interrupted); the next run resumes from the cursors and create intents"
+                    )
+                    return SIGTERM_EXIT
+                except Exception as exc:
+                    if once or isinstance(exc, ConfigError):
+                        raise
+                    error = exc
+                else:
+                    render_report(console, report, verbose=verbose)
+                finally:
+                    stop.cycle = None
+                if keeper.renewals > renewed:
+                    console.print("[green]Renewed credentials are in use.[/]")
+                if once:
+                    return 0
+                wait = every
+                if error is None:
+                    failures = 0
+                    _say(console, notices.succeeded("sync"), None)
+                else:
+                    if isinstance(error, RateLimited):
+                        wait = max(wait, error.retry_after)
+                    elif not isinstance(error, AuthFailed):
+                        # The Reconnector paces renewals; API and store trouble backs off.
+                        failures += 1
+                        wait = loop_wait(every, failures)
+                    then = f"; next attempt in {_seconds(wait)}"
+                    _say(console, notices.failed("sync", error, then=then), error)
+                if stop.requested.is_set():
+                    console.print("stopped (SIGTERM)")
+                    return 0
+                await stop.sleep(wait)
+                if stop.requested.is_set():
+                    console.print("stopped (SIGTERM)")
+                    return 0
+        finally:
+            stop.remove()
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def _say(console: Console, notice: Notice | None, error: BaseException | None) -> None:
+    """Print a loop notice: one line (and, for a bug, its traceback once)."""
+    if notice is None:
+        return
+    style = {
+        NoticeKind.FAILED: "red",
+        NoticeKind.REMINDER: "yellow",
+        NoticeKind.RECOVERED: "green",
+    }[notice.kind]
+    console.print(f"[{style}]{escape(notice.text)}[/]", highlight=False, soft_wrap=True)
+    if notice.traceback and error is not None:
+        console.print("".join(traceback.format_exception(error)), markup=False, highlight=False)
 
 
 @app.command("validate")
