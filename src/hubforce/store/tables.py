@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from hubforce.store.codec import JsonText
@@ -160,7 +161,9 @@ credentials = Table(
 
 # Workflow runs (hubforce run). The key is the run's idempotency key (workflow + the trigger
 # change's identity): claiming it is an INSERT, so a redelivered webhook finds it taken even
-# across processes. `detail` holds trigger, inputs, action results and the error.
+# across processes. `detail` holds trigger, inputs, action results and the error. `released`:
+# the run failed before any effect and gave its key back (claimable again); a `waiting` run is
+# retried at `next_attempt_at` (migration 0003).
 workflow_runs = Table(
     "workflow_runs",
     metadata,
@@ -170,5 +173,9 @@ workflow_runs = Table(
     Column("started_at", BigInteger, nullable=False),
     Column("finished_at", BigInteger, nullable=True),
     Column("detail", JsonText, nullable=False),
+    Column("released", Boolean, nullable=False, server_default=false()),
+    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("next_attempt_at", BigInteger, nullable=True),
     Index(None, "started_at"),
+    Index(None, "status", "next_attempt_at"),
 )
