@@ -37,13 +37,18 @@ class RemoteRecord:
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """The outcome of one input of a batch write, at the input's position `index`."""
+    """The outcome of one input of a batch write, at the input's position `index`.
+
+    `record` is the record as the server stored it, when the answer carries it (HubSpot's
+    batch create does; Salesforce Collections answer with ids only).
+    """
 
     index: int
     ok: bool
     id: str | None
     created: bool = False
     failure: RecordFailure | None = None
+    record: RemoteRecord | None = None
 
 
 @dataclass(slots=True)

@@ -399,7 +399,9 @@ class HubSpotClient:
                 WriteResult(start + i, False, keys[i] if op != "create" else None, failure=failure)
                 for i in range(len(inputs))
             ]
-        return map_batch_results(body, keys, start, op=op, id_property=id_property)
+        return map_batch_results(
+            body, keys, start, op=op, id_property=id_property, object_type=name
+        )
 
     # -- schema ----------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from hubforce.connectors.hubspot import errors as hs_errors
-from hubforce.connectors.records import WriteResult
+from hubforce.connectors.hubspot.wire import record_from_wire
+from hubforce.connectors.records import RemoteRecord, WriteResult
 from hubforce.errors import Category, RecordFailure
 
 
@@ -23,6 +24,7 @@ def map_batch_results(
     *,
     op: str,
     id_property: str | None = None,
+    object_type: str | None = None,
 ) -> list[WriteResult]:
     """Results and per-item errors of a 200/201/207 batch answer -> one WriteResult per input.
 
@@ -40,7 +42,13 @@ def map_batch_results(
             unplaced.append(obj)
             continue
         created = op == "create" or bool(obj.get("new", False))
-        by_position[pos] = WriteResult(start + pos, True, str(obj.get("id")), created=created)
+        by_position[pos] = WriteResult(
+            start + pos,
+            True,
+            str(obj.get("id")),
+            created=created,
+            record=_stored(obj, op, object_type),
+        )
     for error in body.get("errors") or ():
         failure = hs_errors.record_failure(error)
         context = error.get("context") or {}
@@ -60,7 +68,13 @@ def map_batch_results(
         # created as failed would invite a second create.
         free = [i for i in range(len(keys)) if i not in by_position]
         for pos, obj in zip(free, unplaced, strict=False):
-            by_position[pos] = WriteResult(start + pos, True, str(obj.get("id")), created=True)
+            by_position[pos] = WriteResult(
+                start + pos,
+                True,
+                str(obj.get("id")),
+                created=True,
+                record=_stored(obj, op, object_type),
+            )
     missing = RecordFailure.of(
         Category.UNKNOWN, "NO_RESULT", "HubSpot returned no result for this input"
     )
@@ -69,6 +83,13 @@ def map_batch_results(
         or WriteResult(start + i, False, keys[i] if op != "create" else None, failure=missing)
         for i in range(len(keys))
     ]
+
+
+def _stored(obj: Mapping[str, Any], op: str, object_type: str | None) -> RemoteRecord | None:
+    """The created record as HubSpot stored it (the answer's properties), for creates."""
+    if op != "create" or object_type is None or obj.get("id") is None:
+        return None
+    return record_from_wire(obj, object_type)
 
 
 def _position(
