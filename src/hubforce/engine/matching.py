@@ -8,11 +8,13 @@ candidate wins is `hubforce.sync.match`'s deterministic choice; several candidat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hubforce.connectors.records import RemoteRecord
+from hubforce.engine.concurrency import cancel_and_wait
 from hubforce.engine.context import PairReport, SyncContext
 from hubforce.engine.reading import match_field, read_fields
 from hubforce.sync.fields import PairMapping
@@ -82,41 +84,56 @@ async def match_unlinked(
         mapping, sources[Side.HUBSPOT], Side.HUBSPOT, local, taken, outcome, report
     )
     remaining_sf = [r for r in sources[Side.SALESFORCE] if r.id not in taken]
-    # 2. Still unmatched HubSpot records: look them up in Salesforce.
-    for kind in key_kinds(mapping):
-        if not remaining_hs:
-            break
-        found = await _find(ctx, mapping, Side.SALESFORCE, kind, remaining_hs)
-        usable = _unlinked_only(ctx, mapping, Side.SALESFORCE, found, taken)
-        remaining_hs = _apply(
-            mapping,
-            remaining_hs,
-            Side.HUBSPOT,
-            [candidate(mapping, Side.SALESFORCE, r) for r in usable],
-            taken,
-            outcome,
-            report,
-            fetched=usable,
-        )
-    # 3. Still unmatched Salesforce records: look them up in HubSpot.
-    for kind in key_kinds(mapping):
-        if not remaining_sf or kind == EXTERNAL_ID:
-            continue
-        found = await _find(ctx, mapping, Side.HUBSPOT, kind, remaining_sf)
-        usable = _unlinked_only(ctx, mapping, Side.HUBSPOT, found, taken)
-        if kind == "email":
-            _skip_linked_twins(mapping, remaining_sf, found, usable, outcome)
-            remaining_sf = [r for r in remaining_sf if r.id not in outcome.skipped]
-        remaining_sf = _apply(
-            mapping,
-            remaining_sf,
-            Side.SALESFORCE,
-            [candidate(mapping, Side.HUBSPOT, r) for r in usable],
-            taken,
-            outcome,
-            report,
-            fetched=usable,
-        )
+    sf_kinds = [kind for kind in key_kinds(mapping) if kind != EXTERNAL_ID]
+    # The first HubSpot lookup of step 3 runs while step 2 looks in Salesforce (independent
+    # APIs and rate windows). It may ask for a few keys step 2 then settles; its candidates
+    # are filtered by what step 2 took, so the outcome is the same as one after the other.
+    ahead: asyncio.Future[list[RemoteRecord]] | None = None
+    if remaining_sf and sf_kinds:
+        ahead = asyncio.ensure_future(_find(ctx, mapping, Side.HUBSPOT, sf_kinds[0], remaining_sf))
+    try:
+        # 2. Still unmatched HubSpot records: look them up in Salesforce.
+        for kind in key_kinds(mapping):
+            if not remaining_hs:
+                break
+            found = await _find(ctx, mapping, Side.SALESFORCE, kind, remaining_hs)
+            usable = _unlinked_only(ctx, mapping, Side.SALESFORCE, found, taken)
+            remaining_hs = _apply(
+                mapping,
+                remaining_hs,
+                Side.HUBSPOT,
+                [candidate(mapping, Side.SALESFORCE, r) for r in usable],
+                taken,
+                outcome,
+                report,
+                fetched=usable,
+            )
+        remaining_sf = [r for r in remaining_sf if r.id not in taken]
+        # 3. Still unmatched Salesforce records: look them up in HubSpot.
+        for kind in sf_kinds:
+            if not remaining_sf:
+                break
+            if ahead is not None:
+                found, ahead = await ahead, None
+            else:
+                found = await _find(ctx, mapping, Side.HUBSPOT, kind, remaining_sf)
+            usable = _unlinked_only(ctx, mapping, Side.HUBSPOT, found, taken)
+            if kind == "email":
+                _skip_linked_twins(mapping, remaining_sf, found, usable, outcome)
+                remaining_sf = [r for r in remaining_sf if r.id not in outcome.skipped]
+            remaining_sf = _apply(
+                mapping,
+                remaining_sf,
+                Side.SALESFORCE,
+                [candidate(mapping, Side.HUBSPOT, r) for r in usable],
+                taken,
+                outcome,
+                report,
+                fetched=usable,
+            )
+    finally:
+        if ahead is not None:  # an error, or nothing left to look up after step 2
+            await cancel_and_wait(ahead)
     _one_per_email(mapping, remaining_sf, outcome)
     return outcome
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hubforce.connectors.hubspot.wire import ASSOCIATION_TYPES
-from hubforce.connectors.records import WriteResult
+from hubforce.connectors.records import RemoteRecord, WriteResult
+from hubforce.engine.concurrency import gather_or_cancel
 from hubforce.engine.context import SyncContext
 from hubforce.engine.lookup import LinkLookup
 from hubforce.errors import Category, RecordFailure
@@ -27,9 +28,11 @@ from hubforce.sync.operations import Create, Delete, RecordPlan, Update
 
 @dataclass(slots=True)
 class RecordOutcome:
-    """What happened to one record plan's writes."""
+    """What happened to one record plan's writes (`stored`: a created record as the server
+    answered it, when the answer carries it)."""
 
     created: dict[Side, str] = field(default_factory=dict)
+    stored: dict[Side, RemoteRecord] = field(default_factory=dict)
     failed: dict[Side, RecordFailure] = field(default_factory=dict)
     written: set[Side] = field(default_factory=set)
     operations: dict[Side, str] = field(default_factory=dict)
@@ -83,12 +86,22 @@ class Writer:
                     key = (op.target.side, op.target.object_type)
                     deletes.setdefault(key, []).append((index, op))
         self._record_intents(creates)
-        for (side, object_type), items in creates.items():
-            await self._create(side, object_type, items, outcomes)
-        for (side, object_type), updates_ in updates.items():
-            await self._update(side, object_type, updates_, outcomes)
-        for (side, object_type), deletes_ in deletes.items():
-            await self._delete(side, object_type, deletes_, outcomes)
+
+        async def write_side(side: Side) -> None:
+            # Creates, then updates, then deletes, as before; the two sides are independent
+            # (different APIs and rate windows), so they are written at the same time.
+            for (target, object_type), items in creates.items():
+                if target is side:
+                    await self._create(side, object_type, items, outcomes)
+            for (target, object_type), updates_ in updates.items():
+                if target is side:
+                    await self._update(side, object_type, updates_, outcomes)
+            for (target, object_type), deletes_ in deletes.items():
+                if target is side:
+                    await self._delete(side, object_type, deletes_, outcomes)
+
+        sides = {side for side, _ in (*creates, *updates, *deletes)}
+        await gather_or_cancel(*(write_side(side) for side in Side if side in sides))
         return outcomes
 
     # -- creates --------------------------------------------------------------------------
@@ -155,6 +168,8 @@ class Writer:
             if result.ok and result.id:
                 outcome.created[side] = result.id
                 outcome.written.add(side)
+                if result.record is not None:
+                    outcome.stored[side] = result.record
             else:
                 outcome.failed[side] = result.failure or _failure(
                     Category.UNKNOWN, "NO_ID", "the create returned no id"
