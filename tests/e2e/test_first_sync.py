@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
+
+import pytest
 
 from hubforce.sync.model import Side
 from tests.e2e.conftest import Harness
 
 PEOPLE = {"people": 60, "companies": 16, "deals": 10}
+OWNERS = "/crm/v3/owners/"
 
 
 def _emails_hs(h: Harness) -> Counter[str]:
@@ -97,7 +101,7 @@ def test_a_person_with_a_lead_and_a_contact_links_to_the_contact(harness: Harnes
     assert doubles & set(hs_before) and doubles - set(hs_before)  # both kinds are seeded
     harness.reset_stats()
 
-    harness.sync()
+    report = harness.sync()
 
     for contact in harness.hs_all("contacts", "email"):
         email = contact["properties"]["email"].lower()
@@ -106,11 +110,128 @@ def test_a_person_with_a_lead_and_a_contact_links_to_the_contact(harness: Harnes
             assert link.salesforce_type == "Contact", email  # Contact preferred over Lead
     # Salesforce-only people with two records became one HubSpot contact each.
     assert max(_emails_hs(harness).values()) == 1
-    # Matching cost one query per page of keys and key kind, never one per record.
+    # Matching cost one query per page of keys and key kind, never one per record; records
+    # created in Salesforce were read back once per type created (one round here).
+    created_types = {k for p in report.pairs for k in p.created if k.startswith("salesforce:")}
     sf_reads = harness.stats(Side.SALESFORCE)["by_route"]
     queries = sum(
         n for route, n in sf_reads.items() if route.startswith("GET") and "query" in route
     )
-    assert queries <= 16
+    assert queries <= 16 + len(created_types)
     hs_reads = harness.stats(Side.HUBSPOT)["by_route"]
     assert sum(n for route, n in hs_reads.items() if route.endswith("/search")) <= 10
+
+
+# -- values Salesforce fills in on create reach HubSpot in the same cycle --------------------
+
+NEW_PEOPLE = [f"filled{i}@defaults.example" for i in range(5)]
+
+
+def _new_hubspot_people(h: Harness) -> dict[str, str]:
+    """HubSpot contacts with no owner and no lead status: Salesforce fills both on create."""
+    ids: dict[str, str] = {}
+    for n, email in enumerate(NEW_PEOPLE):
+        body = h.call(
+            Side.HUBSPOT,
+            "POST",
+            "/crm/v3/objects/contacts",
+            {"properties": {"email": email, "firstname": f"Filled{n}", "lastname": "Default"}},
+        )
+        ids[email] = str(body["id"])
+    return ids
+
+
+def _assign_on_create(data: dict[str, Any]) -> None:
+    data["objects"]["contacts"]["assign"] = True  # Lead assignment rules pick the owner
+
+
+def test_values_salesforce_fills_on_create_reach_hubspot_in_the_same_cycle(
+    harness: Harness,
+) -> None:
+    harness.configure(_assign_on_create)
+    harness.seed(**PEOPLE)
+    hs_ids = _new_hubspot_people(harness)
+    owners = {
+        o["email"].lower(): o["id"] for o in harness.call(Side.HUBSPOT, "GET", OWNERS)["results"]
+    }
+    users = {u["Id"]: u["Email"].lower() for u in harness.soql("SELECT Id, Email FROM User")}
+
+    report = harness.sync()
+
+    contacts = next(p for p in report.pairs if p.pair == "contacts")
+    leads = {
+        row["Email"]: row
+        for row in harness.soql(
+            "SELECT Email, Status, OwnerId FROM Lead WHERE Email LIKE 'filled%'"
+        )
+    }
+    assert set(leads) == set(NEW_PEOPLE)
+    for email, hs_id in hs_ids.items():
+        lead = leads[email]
+        assert lead["Status"] == "Open - Not Contacted"  # the picklist's default
+        owner = owners[users[lead["OwnerId"]]]  # a rep picked by the round-robin rule
+        props = harness.call(
+            Side.HUBSPOT,
+            "GET",
+            f"/crm/v3/objects/contacts/{hs_id}",
+            params={"properties": "hs_lead_status,hubspot_owner_id"},
+        )["properties"]
+        # Both reached HubSpot in this first cycle, not the next one.
+        assert (props["hs_lead_status"], props["hubspot_owner_id"]) == ("NEW", owner), email
+        audit = harness.store.audit.for_record("contacts", "hubspot", hs_id)
+        assert {(a.field, a.new) for a in audit} >= {("hs_lead_status", "NEW")}
+    # The created Salesforce records were read back (one query per 200 ids and type).
+    assert contacts.read["salesforce:read_back"] == contacts.created["salesforce:Lead"]
+    assert contacts.updated["hubspot:contacts"] >= len(NEW_PEOPLE)
+
+    harness.reset_stats()
+    again = harness.sync()
+
+    assert again.writes == 0
+    assert harness.writes() == {Side.HUBSPOT: 0, Side.SALESFORCE: 0}
+
+
+class Crash(RuntimeError):
+    """The process dies between a write and its bookkeeping."""
+
+
+@pytest.mark.parametrize(
+    ("side", "kind"),
+    [(Side.SALESFORCE, "create"), (Side.HUBSPOT, "update")],
+    ids=["after-the-create", "after-the-follow-up"],
+)
+def test_a_crash_between_the_create_and_its_follow_up_converges_next_cycle(
+    harness: Harness, side: Side, kind: str
+) -> None:
+    harness.configure(_assign_on_create)
+    harness.seed(**PEOPLE)
+    harness.sync()
+    hs_ids = _new_hubspot_people(harness)
+
+    def crash(pair: str, at: Side, what: str, count: int) -> None:
+        # In this cycle the only HubSpot updates of contacts are the follow-ups.
+        if pair == "contacts" and at is side and what == kind:
+            raise Crash(f"killed after the {side} {kind} was answered")
+
+    with pytest.raises(Crash):
+        harness.sync(after_write=crash)
+    assert {i.source_id for i in harness.store.intents.unresolved("contacts")} == set(
+        hs_ids.values()
+    )
+
+    harness.sync()  # recovery links the Leads; the next plan compares both sides
+
+    leads = harness.soql("SELECT Email, Status FROM Lead WHERE Email LIKE 'filled%'")
+    assert sorted(row["Email"] for row in leads) == sorted(NEW_PEOPLE)  # no duplicate
+    for hs_id in hs_ids.values():
+        props = harness.call(
+            Side.HUBSPOT,
+            "GET",
+            f"/crm/v3/objects/contacts/{hs_id}",
+            params={"properties": "hs_lead_status,hubspot_owner_id"},
+        )["properties"]
+        assert props["hs_lead_status"] == "NEW" and props["hubspot_owner_id"]
+    assert harness.store.intents.unresolved() == []
+    harness.reset_stats()
+    assert harness.sync().writes == 0
+    assert harness.writes() == {Side.HUBSPOT: 0, Side.SALESFORCE: 0}

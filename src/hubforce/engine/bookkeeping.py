@@ -19,7 +19,7 @@ from hubforce.errors import Category, RecordFailure
 from hubforce.store import AuditEntry, NewFailure, Store
 from hubforce.sync.fields import PairMapping
 from hubforce.sync.model import Change, Link, Side
-from hubforce.sync.operations import Create, RecordPlan, Unlink, Update
+from hubforce.sync.operations import Create, Plan, RecordPlan, Unlink, Update
 
 HUBSPOT = Side.HUBSPOT
 SALESFORCE = Side.SALESFORCE
@@ -43,6 +43,20 @@ class Bookkeeping:
         default_factory=lambda: {Side.HUBSPOT: [], Side.SALESFORCE: []}
     )
     cursors: dict[Side, str] = field(default_factory=dict)
+
+    def merge(self, later: Bookkeeping) -> None:
+        """Add the rows of a later step of the same round; its links (newer snapshots of the
+        same records) replace these."""
+        self.links.update(later.links)
+        self.unlink += later.unlink
+        self.audit += later.audit
+        self.failures += later.failures
+        self.resolved_hs += later.resolved_hs
+        self.resolved_sf += later.resolved_sf
+        for side in (Side.HUBSPOT, Side.SALESFORCE):
+            self.created[side].update(later.created[side])
+            self.refused[side] += later.refused[side]
+        self.cursors.update(later.cursors)
 
 
 def gather(
@@ -211,6 +225,15 @@ def _fail(
     report.failure_examples.setdefault(
         category, f"{side} {operation} of {hs_id or sf_id}: {failure.api_code} {failure.message}"
     )
+
+
+def count_plan(plan: Plan, report: PairReport) -> None:
+    """Count a plan's conflicts, overrides and skipped records in `report`."""
+    for record in plan.records:
+        for conflict in record.conflicts:
+            report.bump(report.conflicts, f"{conflict.rule}:{conflict.kind}")
+        if record.skipped:
+            report.bump(report.skipped, record.skipped.split(":")[0][:60])
 
 
 def read_failures(

@@ -1,21 +1,32 @@
-"""One sync cycle: per object pair, read -> match -> plan -> write -> record, a round at a time.
+"""One sync cycle: per object pair, read -> match -> plan -> write -> settle -> record, a round
+at a time.
 
 A round holds at most `round_size` changed records per side, so memory does not grow with
 the CRMs. When one side has more to read than the round holds, the linked twins of the other
-side's records are read by id, so a conflict is never decided without both current values.
+side's changed records are read by id, so a conflict is never decided without both current
+values. The next round is read while a round is processed (one round ahead), so that reading
+(HubSpot's search window) and matching and writing (its ten-second window, and Salesforce) go
+on at the same time. The settle step syncs what the servers filled in on create (a Lead's
+default Status, an assigned owner) within the round, so the next cycle has nothing to write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+from hubforce.connectors.hubspot.client import SEARCH_PAGE_SIZE
 from hubforce.connectors.records import RemoteRecord
-from hubforce.engine.bookkeeping import commit, gather, read_failures
+from hubforce.connectors.salesforce.client import QUERY_PAGE_SIZE
+from hubforce.engine.bookkeeping import commit, count_plan, gather, read_failures
+from hubforce.engine.concurrency import cancel_and_wait, gather_or_cancel
 from hubforce.engine.context import CycleReport, PairReport, SyncContext
 from hubforce.engine.fetching import (
     conflicts_without_stamps,
+    holding_snapshot,
     read_associations,
     read_retries,
     read_twins,
@@ -34,11 +45,12 @@ from hubforce.engine.reading import (
     to_changes,
 )
 from hubforce.engine.recovery import recover_intents
+from hubforce.engine.settling import book_follow_ups, settle_creates
 from hubforce.engine.writing import Writer
-from hubforce.errors import HubforceError
+from hubforce.errors import HubforceError, RecordFailure
 from hubforce.store import RunStatus
 from hubforce.sync.fields import PairMapping
-from hubforce.sync.model import Link, Side
+from hubforce.sync.model import Change, Link, Side
 from hubforce.sync.operations import Create, Delete, LinkOnly, Plan, Unlink, Update
 from hubforce.sync.plan import plan_changes
 
@@ -86,10 +98,41 @@ def _order(name: str) -> tuple[int, str]:
     return (PAIR_ORDER.index(name) if name in PAIR_ORDER else len(PAIR_ORDER), name)
 
 
+@dataclass(slots=True)
+class _Round:
+    """One round's records as read, and which sides were read to the end with them."""
+
+    hubspot: list[RemoteRecord]
+    salesforce: list[RemoteRecord]
+    exhausted: dict[Side, bool]
+
+    @property
+    def last(self) -> bool:
+        """Both sides were read to the signpost: no round follows."""
+        return all(self.exhausted.values())
+
+
+async def _read_round(readers: Mapping[Side, SideReader], sizes: Mapping[Side, int]) -> _Round:
+    """The next round of both sides, read at the same time (independent APIs and windows)."""
+    hs, sf = await gather_or_cancel(
+        readers[Side.HUBSPOT].take(sizes[Side.HUBSPOT]),
+        readers[Side.SALESFORCE].take(sizes[Side.SALESFORCE]),
+    )
+    # Taken now, not when the round runs: by then the next round may have been read ahead.
+    exhausted = {side: reader.exhausted for side, reader in readers.items()}
+    return _Round(hs, sf, exhausted)
+
+
 async def sync_pair(
     ctx: SyncContext, mapping: PairMapping, run_id: int | None, lookup: LinkLookup
 ) -> PairReport:
-    """Sync one object pair until both sides' changes up to the signpost are recorded."""
+    """Sync one object pair until both sides' changes up to the signpost are recorded.
+
+    While a round is matched, planned, written and recorded, the next round is read (one round
+    ahead at most, so memory stays bounded by two rounds): HubSpot's search window and its
+    ten-second window, and Salesforce, are then busy at the same time. Cursors still move only
+    with a round's bookkeeping, over that round's records.
+    """
     report = PairReport(mapping.name)
     options = ctx.options
     if not options.dry_run:
@@ -100,27 +143,52 @@ async def sync_pair(
         for side in (Side.HUBSPOT, Side.SALESFORCE)
     }
     readers = {side: SideReader(ctx, mapping, side, cursors[side], until) for side in cursors}
-    deleted = {side: await read_deleted(ctx, mapping, side, cursors[side]) for side in cursors}
-    if not options.dry_run:
-        retried = await read_retries(ctx, mapping, until)
-        for side in deleted:
-            deleted[side] += retried[side]
-            report.bump(report.read, f"{side}:retried", len(retried[side]))
-    first = True
-    while True:
-        started = time.perf_counter()
-        hs = await readers[Side.HUBSPOT].take(options.round_size)
-        sf = await readers[Side.SALESFORCE].take(options.round_size)
-        report.clock("read", started)
-        extras = deleted if first else {Side.HUBSPOT: [], Side.SALESFORCE: []}
-        done = readers[Side.HUBSPOT].exhausted and readers[Side.SALESFORCE].exhausted
-        if hs or sf or first:
-            await run_round(ctx, mapping, readers, hs, sf, extras, run_id, lookup, report)
-        first = False
-        if options.progress is not None:
-            options.progress(mapping.name, len(hs) + len(sf))
-        if done:
-            break
+    started = time.perf_counter()
+    # The first round is one page per side, so that matching and writing start as soon as
+    # one page is read; the next round, read meanwhile, is a whole one.
+    size = options.round_size
+    first = {Side.HUBSPOT: min(size, SEARCH_PAGE_SIZE), Side.SALESFORCE: min(size, QUERY_PAGE_SIZE)}
+    whole = {Side.HUBSPOT: size, Side.SALESFORCE: size}
+    ahead: asyncio.Task[_Round] | None = asyncio.create_task(_read_round(readers, first))
+    read_by_id: dict[Side, set[str]] = {Side.HUBSPOT: set(), Side.SALESFORCE: set()}
+    try:
+        deleted = {side: await read_deleted(ctx, mapping, side, cursors[side]) for side in cursors}
+        if not options.dry_run:
+            retried = await read_retries(ctx, mapping, until)
+            for side in deleted:
+                deleted[side] += retried[side]
+                report.bump(report.read, f"{side}:retried", len(retried[side]))
+        is_first = True
+        while ahead is not None:
+            current = await ahead
+            report.clock("read", started)
+            ahead = None
+            if not current.last:
+                ahead = asyncio.create_task(_read_round(readers, whole))
+            extras = deleted if is_first else {Side.HUBSPOT: [], Side.SALESFORCE: []}
+            if current.hubspot or current.salesforce or is_first:
+                await run_round(
+                    ctx,
+                    mapping,
+                    readers,
+                    current.hubspot,
+                    current.salesforce,
+                    extras,
+                    run_id,
+                    lookup,
+                    report,
+                    exhausted=current.exhausted,
+                    read_by_id=read_by_id,
+                )
+            is_first = False
+            if options.progress is not None:
+                options.progress(mapping.name, len(current.hubspot) + len(current.salesforce))
+            started = time.perf_counter()  # waiting for the read ahead counts as reading
+    finally:
+        if ahead is not None:  # an error in a round: stop the read ahead before leaving
+            await cancel_and_wait(ahead)
+        for reader in readers.values():
+            await reader.aclose()
     for side, reader in readers.items():
         report.read.update({f"{side}:{k}": n for k, n in reader.read_count.items()})
         reader.finish()
@@ -143,15 +211,30 @@ async def run_round(
     run_id: int | None,
     lookup: LinkLookup,
     report: PairReport,
+    *,
+    exhausted: Mapping[Side, bool] | None = None,
+    read_by_id: Mapping[Side, set[str]] | None = None,
 ) -> None:
     """Match, plan, write and record one round of changes (`extras`: HubSpot archives and
-    retried failures, which are planned but do not move the cursors). Without `readers`
-    (a targeted sync of given ids) no side counts as read to the end and no cursor moves."""
+    retried failures, which are planned but do not move the cursors). `exhausted` tells which
+    sides were read to the end with this round (default: as the readers stand). Without
+    `readers` (a targeted sync of given ids) no side counts as read to the end and no cursor
+    moves.
+
+    `read_by_id` holds, per side, the ids an earlier round of the cycle planned from a read by
+    id (twins, matched records, retries); this round adds its own. A stream copy of such a
+    record is older than what was planned (a stream only holds records as they were up to the
+    signpost, and a page may have been read ahead, or cut from a query's snapshot, before an
+    earlier round wrote the record): it is passed over, its cursor still moving.
+    """
     store = ctx.store
     started = time.perf_counter()
+    seen = read_by_id or {Side.HUBSPOT: set(), Side.SALESFORCE: set()}
+    fresh_hs = [r for r in streamed_hs if r.id not in seen[Side.HUBSPOT]]
+    fresh_sf = [r for r in streamed_sf if r.id not in seen[Side.SALESFORCE]]
     # One record per id: a retried record may also be a fresh change (the stream wins).
-    hs = list({r.id: r for r in [*extras[Side.HUBSPOT], *streamed_hs]}.values())
-    sf = list({r.id: r for r in [*extras[Side.SALESFORCE], *streamed_sf]}.values())
+    hs = list({r.id: r for r in [*extras[Side.HUBSPOT], *fresh_hs]}.values())
+    sf = list({r.id: r for r in [*extras[Side.SALESFORCE], *fresh_sf]}.values())
     replaced = follow_identity(ctx, mapping, hs, sf, report)
     sf_live = [r for r in sf if r.id not in replaced]
     hs_links = store.links.get_many(mapping.name, Side.HUBSPOT, [r.id for r in hs])
@@ -166,22 +249,40 @@ async def run_round(
         report.bump(report.skipped, reason.split(",")[0][:60])
     hs_all = hs + matched.fetched[Side.HUBSPOT]
     sf_all = sf_live + matched.fetched[Side.SALESFORCE]
-    links: dict[str, Link] = {link.hubspot_id: link for link in hs_links.values()}
-    links.update({link.hubspot_id: link for link in sf_links.values()})
-    exhausted = {side: readers is not None and readers[side].exhausted for side in Side}
-    twins = await read_twins(ctx, mapping, exhausted, links.values(), hs_all, sf_all)
-    hs_all += twins[Side.HUBSPOT]
-    sf_all += twins[Side.SALESFORCE]
+    stored: dict[str, Link] = {link.hubspot_id: link for link in hs_links.values()}
+    stored.update({link.hubspot_id: link for link in sf_links.values()})
+    links = dict(stored)
     for link in matched.links:
         links[link.hubspot_id] = link
+    if exhausted is None:
+        exhausted = {side: readers is not None and readers[side].exhausted for side in Side}
+    # Convert the round first: a linked record that still holds its snapshot image has
+    # nothing to propagate, so its twin need not be read (its twin's own changes come with
+    # the twin's side). After a busy cycle that saves reading back every record it wrote.
     await read_associations(ctx, mapping, hs_all, links)
+    hs_changes, hs_problems = _convert(mapping, Side.HUBSPOT, hs_all, lookup)
+    sf_changes, sf_problems = _convert(mapping, Side.SALESFORCE, sf_all, lookup)
+    in_sync = holding_snapshot(mapping, stored.values(), [*hs_changes, *sf_changes])
+    twins = await read_twins(
+        ctx, mapping, exhausted, stored.values(), hs_all, sf_all, in_sync=in_sync
+    )
+    if twins[Side.HUBSPOT]:
+        await read_associations(ctx, mapping, twins[Side.HUBSPOT], links)
+    for side in (Side.HUBSPOT, Side.SALESFORCE):
+        by_id = [*extras[side], *matched.fetched[side], *twins[side]]
+        seen[side].update(r.id for r in by_id)
+    for side, rows in twins.items():
+        changes, problems = _convert(mapping, side, rows, lookup)
+        if side is Side.HUBSPOT:
+            hs_all += rows
+            hs_changes += changes
+            hs_problems += problems
+        else:
+            sf_all += rows
+            sf_changes += changes
+            sf_problems += problems
     started = report.clock("match", started)
-    prefetch_references(lookup, mapping, Side.HUBSPOT, hs_all)
-    prefetch_references(lookup, mapping, Side.SALESFORCE, sf_all)
     with paused_gc():
-        hs_changes, hs_problems = to_changes(mapping, Side.HUBSPOT, hs_all, lookup)
-        sf_changes, sf_problems = to_changes(mapping, Side.SALESFORCE, sf_all, lookup)
-        started = report.clock("convert", started)
         plan = plan_changes(mapping, [*hs_changes, *sf_changes], links.values())
     stale = conflicts_without_stamps(plan, hs_changes)
     if stale:
@@ -190,7 +291,7 @@ async def run_round(
         hs_all = await with_history(ctx, mapping, hs_all, stale)
         hs_changes, hs_problems = to_changes(mapping, Side.HUBSPOT, hs_all, lookup)
         plan = plan_changes(mapping, [*hs_changes, *sf_changes], links.values())
-    _count_plan(plan, report)
+    count_plan(plan, report)
     started = report.clock("plan", started)
     if ctx.options.dry_run:
         _describe(plan, report)
@@ -198,9 +299,15 @@ async def run_round(
     writer = Writer(ctx, mapping, lookup, run_id)
     outcomes = await writer.write(plan.records)
     started = report.clock("write", started)
+    # What the servers filled in on create goes to the other side in this round, not the
+    # next cycle (which would also have to read every record written back).
+    settled = await settle_creates(ctx, mapping, lookup, plan.records, outcomes)
+    follow_ups = await writer.write(settled.plan.records)
+    started = report.clock("settle", started)
     with paused_gc():
         book = gather(mapping, plan.records, outcomes, run_id, report, lookup)
         book.failures += read_failures(mapping, [*hs_problems, *sf_problems], run_id, report)
+        book.merge(book_follow_ups(mapping, settled, follow_ups, run_id, report, lookup))
         for side, records in ((Side.HUBSPOT, streamed_hs), (Side.SALESFORCE, streamed_sf)):
             if readers is not None:
                 readers[side].advance(records)
@@ -209,12 +316,15 @@ async def run_round(
     report.clock("bookkeeping", started)
 
 
-def _count_plan(plan: Plan, report: PairReport) -> None:
-    for record in plan.records:
-        for conflict in record.conflicts:
-            report.bump(report.conflicts, f"{conflict.rule}:{conflict.kind}")
-        if record.skipped:
-            report.bump(report.skipped, record.skipped.split(":")[0][:60])
+def _convert(
+    mapping: PairMapping, side: Side, records: list[RemoteRecord], lookup: LinkLookup
+) -> tuple[list[Change], list[tuple[Change, RecordFailure]]]:
+    """Canonical changes of `records` (their owner and lookup links loaded first)."""
+    if not records:
+        return [], []
+    prefetch_references(lookup, mapping, side, records)
+    with paused_gc():
+        return to_changes(mapping, side, records, lookup)
 
 
 def _describe(plan: Plan, report: PairReport) -> None:

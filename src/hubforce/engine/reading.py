@@ -10,7 +10,7 @@ itself are left for the next one and search offsets cannot shift mid-read.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +132,10 @@ class SideReader:
         self.exhausted = False
         self.read_count: dict[str, int] = {}
         self._pending: list[RemoteRecord] = []
+        # Where each type's read starts is fixed now: the cursor moves with committed rounds
+        # while later pages are still being read.
+        overlap = ctx.options.overlap_ms
+        self._since = {kind: cursor.since(kind, overlap) for kind in self.object_types()}
         self._stream = self._pages()
 
     def object_types(self) -> tuple[str, ...]:
@@ -140,10 +144,9 @@ class SideReader:
             return (self.mapping.hubspot_type,)
         return self.mapping.salesforce_types
 
-    async def _pages(self) -> AsyncIterator[list[RemoteRecord]]:
-        overlap = self.ctx.options.overlap_ms
+    async def _pages(self) -> AsyncGenerator[list[RemoteRecord], None]:
         for object_type in self.object_types():
-            since = self.cursor.since(object_type, overlap)
+            since = self._since[object_type]
             fields = read_fields(self.mapping, self.side, object_type)
             if self.side is Side.HUBSPOT:
                 pages = self.ctx.hubspot.changed_since(
@@ -187,6 +190,10 @@ class SideReader:
         for record in out:
             self.read_count[record.object_type] = self.read_count.get(record.object_type, 0) + 1
         return out
+
+    async def aclose(self) -> None:
+        """Close the page stream (a read stopped early releases its generator now)."""
+        await self._stream.aclose()
 
     def advance(self, records: Iterable[RemoteRecord]) -> None:
         """Move the in-memory cursor past `records` (stored with the round's bookkeeping)."""
