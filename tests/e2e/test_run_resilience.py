@@ -235,7 +235,7 @@ def test_a_workflow_action_refused_by_a_side_marks_it_stopped_at_once(harness: H
                     await asyncio.sleep(0.02)
                 ready = (await client.get("/readyz")).json()
             (run,) = runs
-            assert run["status"] == "failed"
+            assert run["status"] == "waiting"  # for a retry once Salesforce works again
             assert "Authentication failed: reauthorize Salesforce" in run["error"]
             assert ready["connections"]["salesforce"].startswith("stopped: Authentication")
             assert recorder.kinds() == [[AlertKind.AUTH_FAILED]]

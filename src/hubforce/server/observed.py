@@ -20,7 +20,7 @@ from hubforce.sync.model import Side
 from hubforce.workflows.actions import ActionRunner
 from hubforce.workflows.engine import RecordReader
 from hubforce.workflows.forms import SubmissionPage, SubmissionSource
-from hubforce.workflows.model import Action, HubSpotUpdate, SalesforceCreate, SalesforceUpdate
+from hubforce.workflows.model import Action, action_side
 from hubforce.workflows.runs import ActionResult
 
 
@@ -81,15 +81,6 @@ class GuardedForms:
             digest=False,
             track_failures=False,
         )
-
-
-def action_side(action: Action) -> Side | None:
-    """The side an action calls (None: Slack or an outbound webhook)."""
-    if isinstance(action, (SalesforceCreate, SalesforceUpdate)):
-        return Side.SALESFORCE
-    if isinstance(action, HubSpotUpdate):
-        return Side.HUBSPOT
-    return None
 
 
 class GuardedActions(ActionRunner):

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import httpx
 
 from hubforce.connectors.records import AssociationLink, RemoteRecord, WriteResult
+from hubforce.errors import Category
 from hubforce.workflows.model import (
     Action,
     HubSpotUpdate,
@@ -82,7 +83,8 @@ def _from_write(name: str, result: WriteResult) -> ActionResult:
         return ActionResult(name, True, {"id": result.id, "created": result.created})
     failure = result.failure
     message = f"{failure.api_code}: {failure.message}" if failure else "refused"
-    return ActionResult(name, False, {"id": result.id}, message)
+    category = failure.category.value if failure else Category.UNKNOWN.value
+    return ActionResult(name, False, {"id": result.id}, message, category)
 
 
 async def _update_associated(
@@ -104,6 +106,15 @@ async def _update_associated(
             return failed
         updated[to_type] = ids
     return ActionResult(name, True, {"updated": updated})
+
+
+def _hook_category(status: int) -> str:
+    """Why a hook refused a POST: 429 and 5xx pass by themselves, the rest needs a fix."""
+    if status == 429:
+        return Category.RATE_LIMIT.value
+    if status >= 500 or status == 408:
+        return Category.TRANSIENT.value
+    return Category.UNKNOWN.value
 
 
 class ActionRunner:
@@ -181,8 +192,12 @@ class ActionRunner:
         http = self._need(self.http, "HTTP")
         try:
             response = await http.post(url, json=body, timeout=10.0)
-        except httpx.HTTPError as exc:
-            return ActionResult(name, False, error=f"{type(exc).__name__} posting to the hook")
-        ok = 200 <= response.status_code < 300
-        error = None if ok else f"hook answered HTTP {response.status_code}"
-        return ActionResult(name, ok, {"status": response.status_code}, error)
+        except httpx.HTTPError as exc:  # unreachable or too slow: a later attempt may pass
+            error = f"{type(exc).__name__} posting to the hook"
+            return ActionResult(name, False, error=error, category=Category.TRANSIENT.value)
+        status = response.status_code
+        if 200 <= status < 300:
+            return ActionResult(name, True, {"status": status})
+        return ActionResult(
+            name, False, {"status": status}, f"hook answered HTTP {status}", _hook_category(status)
+        )

@@ -11,9 +11,11 @@ cost, so the overlap only costs reads.
 The cursor (store `cursors` table, pair `form:<guid>`, side `hubspot`) is the newest
 `submittedAt` up to which every submission was handled. It never moves past a submission that
 was not: a read that failed, an answer of an unexpected shape (recorded as a failed workflow
-run), or a run that gave its key back (failed before any effect) keeps it before that
-submission, and the next catch-up tries again. On the very first start there is no cursor: it
-is set to now, as older submissions are history rather than missed events.
+run), or a run that gave its key back (refused for good before any effect) keeps it before that
+submission, and the next catch-up tries again. A run waiting for a retry (refused for a passing
+reason) is handled: the retrier (`workflows/retry.py`) runs it, holding its key meanwhile. On
+the very first start there is no cursor: it is set to now, as older submissions are history
+rather than missed events.
 """
 
 from __future__ import annotations

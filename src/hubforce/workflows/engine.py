@@ -2,9 +2,19 @@
 
 Idempotency: before any action runs the run's key (workflow + the change's identity) is
 claimed in the ledger; a redelivered or duplicated change finds it claimed and does nothing.
-A run that fails before its first action had an effect gives its key back so that HubSpot's
-retry (or the reconcile) can run it again; a run that failed after an effect keeps its key
-(no double Lead) and is recorded as failed for someone to look at.
+hubforce answers webhooks before their workflows run, so HubSpot never retries one: a run
+that fails is run again by hubforce or not at all. A run that fails before its first action
+had an effect, for a passing reason (credentials refused, a rate limit, a transient API
+error, the store unreachable), keeps its key and waits (`waiting`) for the retrier
+(`workflows/retry.py`), which claims the same key again, re-reads the record and acts; one
+refused for good (validation, picklist, a bug...) gives its key back (`failed`, released: a
+redelivery or the form catch-up may run it again, and `hubforce retry --workflows` makes it
+wait for the retrier after a fix); a run that failed after an effect keeps its key (no double
+Lead) and is recorded as failed for someone to look at, never retried automatically.
+
+The store itself may be briefly unreachable: an event whose key could not be claimed is parked
+in memory (`parked`) and run again by the retrier's next pass; a finished run the store did
+not take is kept (`unwritten`) and written then. Both are lost if the process stops first.
 
 Form triggers: a `recent_conversion_date` change is confirmed as a submission of the trigger's
 form through the submissions API (form GUID, the contact's e-mail, submittedAt against the
@@ -19,9 +29,12 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hubforce.alerts.notices import store_unavailable
 from hubforce.server.events import ChangeEvent
 from hubforce.sync.model import Side
 from hubforce.workflows.actions import ActionError, ActionRunner
@@ -35,7 +48,8 @@ from hubforce.workflows.forms import (
     submission_detail,
     submission_key,
 )
-from hubforce.workflows.model import FormSubmitted, Schedule, Workflow
+from hubforce.workflows.model import FormSubmitted, Schedule, Workflow, action_side
+from hubforce.workflows.retry import Failure, RetryPolicy, failure_of, failure_of_category
 from hubforce.workflows.runs import RunLedger, WorkflowRun
 from hubforce.workflows.templates import template_fields
 from hubforce.workflows.triggers import (
@@ -57,6 +71,9 @@ CONFIRM_PAGES = 4
 CONTACT_GRACE_MS = 60 * 60 * 1000
 # Filled in by the engine and the reader (the record's id, its linked twin's ids), never read.
 FILLED_IN = frozenset({"Id", "hs_object_id", "hubspot_id", "salesforce_id"})
+# Events waiting in memory for an unreachable store (and unwritten run records), at most.
+MAX_PARKED = 10_000
+MANUAL_RETRY = "after a fix: `hubforce retry --workflows`"
 
 
 class RecordReader(Protocol):
@@ -102,6 +119,15 @@ def fields_needed(workflow: Workflow) -> list[str]:
     return sorted(n for n in names if not _ACTION_REF.match(n) and n not in FILLED_IN)
 
 
+@dataclass(frozen=True, slots=True)
+class ParkedEvent:
+    """An event whose run could not be claimed because the store was unreachable."""
+
+    workflow: Workflow
+    event: ChangeEvent
+    since: int  # when it was first parked (epoch ms)
+
+
 class WorkflowEngine:
     """Holds the enabled workflows and runs them for events."""
 
@@ -113,13 +139,22 @@ class WorkflowEngine:
         runner: ActionRunner,
         ledger: RunLedger,
         forms: SubmissionSource | None = None,
+        retry: RetryPolicy | None = None,
+        max_parked: int = MAX_PARKED,
     ) -> None:
         self.workflows = [w for w in workflows if w.enabled]
         self.reader = reader
         self.runner = runner
         self.ledger = ledger
         self.forms = forms
+        self.retry_policy = retry or RetryPolicy()
+        self.max_parked = max_parked
         self.previous = PreviousValues()
+        #: Events whose key the store could not claim, run again by the retrier's next pass.
+        self.parked: OrderedDict[tuple[str, tuple[str, ...]], ParkedEvent] = OrderedDict()
+        #: Finished runs the store did not take, written by the retrier's next pass.
+        self.unwritten: OrderedDict[str, WorkflowRun] = OrderedDict()
+        self._by_name = {w.name: w for w in self.workflows}
         self._fields = {w.name: fields_needed(w) for w in self.workflows}
         if forms is None and self.form_workflows():
             raise ValueError("form triggers need a SubmissionSource (the submissions API)")
@@ -141,10 +176,97 @@ class WorkflowEngine:
                 continue
             if not fires(workflow.trigger, event, previous):
                 continue
-            run = await self._run(workflow, event)
+            run = await self._claimed_run(workflow, event, _now())
             if run is not None:
                 runs.append(run)
         return runs
+
+    async def _claimed_run(
+        self, workflow: Workflow, event: ChangeEvent, since: int
+    ) -> WorkflowRun | None:
+        try:
+            return await self._run(workflow, event)
+        except Exception as exc:
+            if not store_unavailable(exc):
+                raise
+            # Nothing was claimed (claims are the store calls that are not guarded): the
+            # retrier's next pass runs the event again once the store answers.
+            self._park(ParkedEvent(workflow, event, since), exc)
+            return None
+
+    def _park(self, parked: ParkedEvent, exc: BaseException) -> None:
+        key = (parked.workflow.name, parked.event.dedupe_key)
+        self.parked[key] = parked
+        self.parked.move_to_end(key)
+        if len(self.parked) > self.max_parked:
+            (_, dropped) = self.parked.popitem(last=False)
+            logger.error(
+                "workflow %s: more than %d events wait for the store; the oldest (%s %s) is "
+                "dropped and will not run",
+                dropped.workflow.name,
+                self.max_parked,
+                dropped.event.object_type,
+                dropped.event.object_id,
+            )
+        if len(self.parked) == 1:  # one line per outage, not one per event
+            logger.warning(
+                "workflows: the store is unreachable (%s); events wait in memory (the first: "
+                "%s %s for %s) and run when it answers again",
+                type(exc).__name__,
+                parked.event.object_type,
+                parked.event.object_id,
+                parked.workflow.name,
+            )
+
+    def take_parked(self) -> list[ParkedEvent]:
+        """The parked events, oldest first (the caller runs each with `replay`)."""
+        parked = list(self.parked.values())
+        self.parked.clear()
+        return parked
+
+    async def replay(self, parked: ParkedEvent) -> WorkflowRun | None:
+        """Run a parked event's workflow now (parked again if the store is still down). The
+        trigger is not checked again: it fired when the event arrived."""
+        if _now() - parked.since > self._max_age_ms(parked.workflow):
+            logger.error(
+                "workflow %s: the event of %s %s waited for the store past the maximum age; "
+                "it is dropped and will not run",
+                parked.workflow.name,
+                parked.event.object_type,
+                parked.event.object_id,
+            )
+            return None
+        return await self._claimed_run(parked.workflow, parked.event, parked.since)
+
+    async def _record(self, run: WorkflowRun) -> None:
+        """Record `run`; when the store is unreachable keep it for `flush_unwritten`."""
+        try:
+            await self.ledger.record(run)
+        except Exception as exc:
+            if not store_unavailable(exc):
+                raise
+            self.unwritten[run.key] = run
+            self.unwritten.move_to_end(run.key)
+            while len(self.unwritten) > self.max_parked:
+                self.unwritten.popitem(last=False)
+            if len(self.unwritten) == 1:  # one line per outage, not one per run
+                logger.warning(
+                    "workflows: the store is unreachable (%s); run records (the first: %s %s) "
+                    "are written when it answers again",
+                    type(exc).__name__,
+                    run.key,
+                    run.status,
+                )
+
+    async def flush_unwritten(self) -> int:
+        """Write the runs the store refused earlier; returns how many were written."""
+        written = 0
+        while self.unwritten:
+            key, run = next(iter(self.unwritten.items()))
+            await self.ledger.record(run)  # still down: raised, kept for the next pass
+            del self.unwritten[key]
+            written += 1
+        return written
 
     async def run_scheduled(self, workflow: Workflow, slot: int) -> WorkflowRun | None:
         """Run a schedule-triggered workflow once for time slot `slot`."""
@@ -190,6 +312,57 @@ class WorkflowEngine:
         record = {**record, "hs_object_id": trigger["object_id"]}
         return await self._test_and_act(workflow, key, trigger, record)
 
+    async def retry(self, waiting: WorkflowRun) -> WorkflowRun | None:
+        """Run a `waiting` run again (None: someone else holds its key now): claim its key,
+        re-read the record (its current values), check the condition again, act."""
+        if not await self.ledger.claim(waiting.key, retrying=True):
+            return None
+        workflow = self._by_name.get(waiting.workflow)
+        trigger = dict(waiting.trigger)
+        if workflow is None:
+            why = "the workflow is no longer enabled in the configuration"
+            return await self._abandon(waiting, trigger, why)
+        since = waiting.retry_since if waiting.retry_since is not None else waiting.started_at
+        max_age = self._max_age_ms(workflow)
+        if _now() - since > max_age + self.retry_policy.stale_ms:
+            why = f"found past its maximum age ({_span(max_age)}; hubforce run was not running)"
+            return await self._abandon(waiting, trigger, why)
+        if isinstance(workflow.trigger, Schedule):
+            return await self._act(workflow, waiting.key, trigger, {}, prior=waiting)
+        side, object_type, object_id = (
+            trigger.get(k) for k in ("side", "object_type", "object_id")
+        )
+        if not (side and object_type and object_id):
+            return await self._abandon(waiting, trigger, "its trigger names no record to read")
+        # The trigger itself is not checked again. A "from"/"to" property trigger compared the
+        # event's value with the previous value this server saw, and passed, when the event
+        # arrived; the record has moved on since, and so have the values seen. A form run's
+        # submission was confirmed by GUID then. What is checked again, on the current
+        # values, is the trigger's `where` and the workflow's condition (`_test_and_act`).
+        return await self._read_and_act(
+            workflow, waiting.key, trigger, Side(side), str(object_type), str(object_id), waiting
+        )
+
+    async def _abandon(
+        self, waiting: WorkflowRun, trigger: dict[str, Any], why: str
+    ) -> WorkflowRun:
+        """Record a claimed waiting run as given up without another attempt."""
+        run = WorkflowRun(waiting.workflow, waiting.key, trigger, _now(), dict(waiting.inputs))
+        run.attempts, run.retry_since = waiting.attempts, waiting.retry_since
+        run.failure_category, run.failure_side = waiting.failure_category, waiting.failure_side
+        run.status, run.finished_at = "abandoned", _now()
+        run.error = f"abandoned: {why}; last error: {waiting.error}; {MANUAL_RETRY}"
+        await self._record(run)
+        logger.warning("workflow %s run %s %s", run.workflow, run.key, run.error)
+        return run
+
+    def _max_age_ms(self, workflow: Workflow) -> int:
+        """How long a run of `workflow` is retried: a scheduled one only until its next slot."""
+        max_age = self.retry_policy.max_age_ms
+        if isinstance(workflow.trigger, Schedule):
+            return min(max_age, workflow.trigger.every_seconds * 1000)
+        return max_age
+
     def submission_source(self) -> SubmissionSource:
         """The submissions API reader (form triggers have one: checked at construction)."""
         if self.forms is None:
@@ -210,7 +383,7 @@ class WorkflowEngine:
             await self.ledger.release(key)
         run = WorkflowRun(workflow.name, key, trigger, _now())
         run.status, run.error, run.finished_at = "failed", error, _now()
-        await self.ledger.record(run)
+        await self._record(run)
         return run
 
     async def _run_form_event(
@@ -274,6 +447,7 @@ class WorkflowEngine:
 
     @staticmethod
     def _trigger_of(workflow: Workflow, event: ChangeEvent) -> dict[str, Any]:
+        """What the run records of its event: all a retry needs to find the record again."""
         return {
             "type": workflow.trigger.type,
             "side": event.side.value,
@@ -282,6 +456,8 @@ class WorkflowEngine:
             "kind": event.kind,
             "event_id": event.event_id,
             "occurred_at": event.occurred_at,
+            "property": event.property_name,
+            "value": event.property_value,
         }
 
     async def _run(self, workflow: Workflow, event: ChangeEvent) -> WorkflowRun | None:
@@ -291,31 +467,46 @@ class WorkflowEngine:
         if not await self.ledger.claim(key):
             return None
         trigger = self._trigger_of(workflow, event)
+        return await self._read_and_act(
+            workflow, key, trigger, event.side, event.object_type, event.object_id
+        )
+
+    async def _read_and_act(
+        self,
+        workflow: Workflow,
+        key: str,
+        trigger: dict[str, Any],
+        side: Side,
+        object_type: str,
+        object_id: str,
+        prior: WorkflowRun | None = None,
+    ) -> WorkflowRun:
+        """Read the record's current values, then test and act (the key is held)."""
         try:
             record = await self.reader.read_record(
-                event.side, event.object_type, event.object_id, self._fields[workflow.name]
+                side, object_type, object_id, self._fields[workflow.name]
             )
-        except Exception as exc:  # the read had no effect: let a retry run it again
-            await self.ledger.release(key)
-            run = WorkflowRun(workflow.name, key, trigger, _now())
-            run.status, run.error, run.finished_at = "failed", _brief(exc), _now()
-            await self.ledger.record(run)
-            return run
+        except Exception as exc:  # the read had no effect: it may wait for a retry
+            run = _new_run(workflow.name, key, trigger, {}, prior)
+            run.error = _brief(exc)
+            return await self._settle_failure(workflow, run, failure_of(exc))
         if record is None:
-            return await self._skip(workflow, key, trigger, "record no longer exists")
-        record = {
-            **record,
-            "Id" if event.side is Side.SALESFORCE else "hs_object_id": event.object_id,
-        }
-        return await self._test_and_act(workflow, key, trigger, record)
+            return await self._skip(workflow, key, trigger, "record no longer exists", prior=prior)
+        record = {**record, "Id" if side is Side.SALESFORCE else "hs_object_id": object_id}
+        return await self._test_and_act(workflow, key, trigger, record, prior)
 
     async def _test_and_act(
-        self, workflow: Workflow, key: str, trigger: dict[str, Any], record: dict[str, Any]
+        self,
+        workflow: Workflow,
+        key: str,
+        trigger: dict[str, Any],
+        record: dict[str, Any],
+        prior: WorkflowRun | None = None,
     ) -> WorkflowRun:
         where = getattr(workflow.trigger, "where", None)
         if not matches(where, record) or not matches(workflow.condition, record):
-            return await self._skip(workflow, key, trigger, "condition not met", record)
-        return await self._act(workflow, key, trigger, record)
+            return await self._skip(workflow, key, trigger, "condition not met", record, prior)
+        return await self._act(workflow, key, trigger, record, prior=prior)
 
     async def _skip(
         self,
@@ -324,43 +515,117 @@ class WorkflowEngine:
         trigger: dict[str, Any],
         why: str,
         record: Mapping[str, Any] | None = None,
+        prior: WorkflowRun | None = None,
     ) -> WorkflowRun:
-        run = WorkflowRun(workflow.name, key, trigger, _now(), dict(record or {}))
+        run = _new_run(workflow.name, key, trigger, dict(record or {}), prior)
         run.status, run.error, run.finished_at = "skipped", why, _now()
-        await self.ledger.record(run)
+        await self._record(run)
         return run
 
     async def _act(
-        self, workflow: Workflow, key: str, trigger: dict[str, Any], record: dict[str, Any]
+        self,
+        workflow: Workflow,
+        key: str,
+        trigger: dict[str, Any],
+        record: dict[str, Any],
+        *,
+        prior: WorkflowRun | None = None,
     ) -> WorkflowRun:
-        run = WorkflowRun(workflow.name, key, trigger, _now(), dict(record))
+        run = _new_run(workflow.name, key, trigger, dict(record), prior)
         context = dict(record)
+        failure: Failure | None = None
         for index, action in enumerate(workflow.actions, start=1):
             try:
                 result = await self.runner.run(index, action, context)
             except (ActionError, Exception) as exc:  # recorded, never raised to the intake
-                run.status, run.error = "failed", f"action {index}: {_brief(exc)}"
+                run.error, failure = f"action {index}: {_brief(exc)}", failure_of(exc)
                 break
             run.actions.append(result)
             for detail_key, value in result.detail.items():
                 context[f"action{index}.{detail_key}"] = value
             if not result.ok:
-                run.status, run.error = "failed", f"action {index}: {result.error}"
+                run.error = f"action {index}: {result.error}"
+                side = action_side(action)
+                failure = failure_of_category(result.category, side.value if side else None)
                 break
-        if run.status == "failed" and not any(r.ok for r in run.actions):
-            await self.ledger.release(key)  # nothing happened yet: a redelivery may retry
+        if failure is not None:
+            return await self._settle_failure(workflow, run, failure)
         run.finished_at = _now()
-        await self.ledger.record(run)
-        if run.status == "failed":
-            logger.warning("workflow %s run %s failed: %s", workflow.name, key, run.error)
+        await self._record(run)
+        return run
+
+    async def _settle_failure(
+        self, workflow: Workflow, run: WorkflowRun, failure: Failure
+    ) -> WorkflowRun:
+        """Record a failed attempt: waiting for a retry (passing reason, no effect yet),
+        abandoned (the same, past the maximum age) or failed (after an effect, or for good)."""
+        now = _now()
+        run.failure_category, run.failure_side = failure.category, failure.side
+        run.status = "failed"
+        if failure.passing and not run.effect:
+            since = run.retry_since if run.retry_since is not None else run.started_at
+            run.retry_since = since
+            max_age = self._max_age_ms(workflow)
+            later = self.retry_policy.next_attempt(run.attempts, since, now, max_age)
+            if later is None:
+                run.status = "abandoned"
+                run.error = (
+                    f"abandoned after {run.attempts} attempt(s) in {_span(now - since)} (the "
+                    f"maximum age is {_span(max_age)}); last error: {run.error}; {MANUAL_RETRY}"
+                )
+            else:
+                run.status, run.next_attempt_at = "waiting", later
+        run.finished_at = now
+        await self._record(run)
+        if run.status == "waiting":
+            logger.warning(
+                "workflow %s run %s waits for a retry (attempt %d, next in %s): %s",
+                workflow.name,
+                run.key,
+                run.attempts,
+                _span((run.next_attempt_at or now) - now),
+                run.error,
+            )
+        else:
+            logger.warning(
+                "workflow %s run %s %s: %s", workflow.name, run.key, run.status, run.error
+            )
         return run
 
 
 def handled(run: WorkflowRun | None) -> bool:
-    """False if the run gave its key back (failed before any effect): it must run again."""
+    """False if the run gave its key back (failed for good before any effect): whoever sees
+    the change next may run it. A waiting run is handled: the retrier has it."""
     if run is None or run.status != "failed":
         return True
-    return any(result.ok for result in run.actions)
+    return run.effect
+
+
+def _new_run(
+    workflow: str,
+    key: str,
+    trigger: dict[str, Any],
+    record: dict[str, Any],
+    prior: WorkflowRun | None,
+) -> WorkflowRun:
+    """A new attempt of a run; a retry carries its attempt count and first failure on."""
+    run = WorkflowRun(workflow, key, trigger, _now(), record)
+    if prior is not None:
+        run.attempts = prior.attempts + 1
+        run.retry_since = prior.retry_since if prior.retry_since is not None else prior.started_at
+    return run
+
+
+def _span(ms: int) -> str:
+    """A duration in words a person reads at a glance (90 s, 12 min, 5 h, 3 days)."""
+    seconds = max(0, ms) // 1000
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
 
 
 def _brief(exc: BaseException) -> str:

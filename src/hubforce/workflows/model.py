@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hubforce.sync.model import Side
 from hubforce.workflows.conditions import ConditionError, parse_condition
 from hubforce.workflows.templates import TemplateError, template_fields
 
@@ -195,6 +196,15 @@ Action = Annotated[
     SalesforceCreate | SalesforceUpdate | HubSpotUpdate | SlackPost | OutboundWebhook,
     Field(discriminator="type"),
 ]
+
+
+def action_side(action: Action) -> Side | None:
+    """The side an action calls (None: Slack or an outbound webhook)."""
+    if isinstance(action, (SalesforceCreate, SalesforceUpdate)):
+        return Side.SALESFORCE
+    if isinstance(action, HubSpotUpdate):
+        return Side.HUBSPOT
+    return None
 
 
 class Workflow(_Strict):
