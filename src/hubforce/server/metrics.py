@@ -1,12 +1,15 @@
 """`GET /metrics`: Prometheus text exposition of the server's counters.
 
 A custom collector reads the live counters at scrape time (webhook outcomes, events accepted
-and deduplicated, targeted-sync batches, workflow-loop errors) into the app's own registry, so
-several apps in one process (tests) never collide in the global registry.
+and deduplicated, targeted-sync batches and the ids parked for a retry, workflow-loop errors,
+workflow runs waiting for a retry or abandoned) into the app's own registry, so several apps
+in one process (tests) never collide in the global registry. The workflow run counts come from
+the ledger (one indexed query per scrape); when the store does not answer they are left out.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Response
@@ -17,6 +20,8 @@ from prometheus_client.registry import Collector
 from hubforce.server.dispatch import Dispatcher
 from hubforce.server.webhooks import WebhookCounters
 
+logger = logging.getLogger(__name__)
+
 
 class ServerCollector(Collector):
     """Reads the dispatcher's and the webhook route's counters."""
@@ -24,6 +29,21 @@ class ServerCollector(Collector):
     def __init__(self, dispatcher: Dispatcher, webhooks: WebhookCounters) -> None:
         self.dispatcher = dispatcher
         self.webhooks = webhooks
+        #: Workflow runs by retry state ("waiting", "abandoned"), read by the route before
+        #: each scrape (the ledger is async); None when there is no ledger or it failed.
+        self.workflow_runs: dict[str, int] | None = None
+
+    async def refresh(self) -> None:
+        """Read the workflow run counts (before `collect`)."""
+        engine = self.dispatcher.workflows
+        if engine is None:
+            self.workflow_runs = None
+            return
+        try:
+            self.workflow_runs = await engine.ledger.retry_counts()
+        except Exception as exc:  # the store is down: scrape the rest
+            logger.warning("metrics: workflow run counts not read (%s)", type(exc).__name__)
+            self.workflow_runs = None
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         """One sample per counter."""
@@ -55,6 +75,27 @@ class ServerCollector(Collector):
             batches.add_metric(["ok"], batcher.stats.batches_run)
             batches.add_metric(["failed"], batcher.stats.batches_failed)
             yield batches
+            yield GaugeMetricFamily(
+                "hubforce_targeted_ids_parked",
+                "Record ids of failed targeted syncs waiting for a retry",
+                value=batcher.parked,
+            )
+        engine = self.dispatcher.workflows
+        if engine is not None:
+            yield GaugeMetricFamily(
+                "hubforce_workflow_events_parked",
+                "Workflow events and run records waiting in memory for the store",
+                value=len(engine.parked) + len(engine.unwritten),
+            )
+        if self.workflow_runs is not None:
+            runs = GaugeMetricFamily(
+                "hubforce_workflow_runs",
+                "Workflow runs waiting for a retry, and abandoned ones",
+                labels=["state"],
+            )
+            for state in ("waiting", "abandoned"):
+                runs.add_metric([state], self.workflow_runs.get(state, 0))
+            yield runs
         yield CounterMetricFamily(
             "hubforce_workflow_loop_errors",
             "Unexpected errors while running workflows for an event",
@@ -68,11 +109,13 @@ class ServerCollector(Collector):
 def build_metrics_router(dispatcher: Dispatcher, webhooks: WebhookCounters) -> APIRouter:
     """The /metrics route over a registry of its own."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ServerCollector(dispatcher, webhooks))
+    collector = ServerCollector(dispatcher, webhooks)
+    registry.register(collector)
     router = APIRouter()
 
     @router.get("/metrics")
     async def metrics() -> Response:
+        await collector.refresh()
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -13,8 +13,10 @@ import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -54,6 +56,7 @@ from hubforce.server.webhooks import WebhookSettings
 from hubforce.sync.model import Side
 from hubforce.workflows.engine import WorkflowEngine
 from hubforce.workflows.model import Schedule, Workflow, WorkflowsConfig
+from hubforce.workflows.retry import RetryPolicy, WorkflowRetrier
 from hubforce.workflows.store_ledger import StoreLedger
 
 WEBHOOK_SECRET_ENV = "HUBFORCE_WEBHOOK_SECRET"
@@ -150,8 +153,9 @@ def build_service(
     protects a real org's API budget) for the demo against the emulators. Every path that
     calls an API (reconciles, polls, targeted syncs, workflows) runs through `reconnector`
     (renewed credentials picked up after an AuthFailed, the side's state for `/readyz`,
-    alerts); targeted syncs that failed for a passing reason are retried once the side works
-    again, and on every poll interval.
+    alerts); targeted syncs and workflow runs that failed for a passing reason are retried
+    once the side works again, and on every poll interval (workflow runs with a backoff per
+    run, see `workflows/retry.py`).
     """
     locks = PairLocks()
     index = pair_index(ctx.mappings)
@@ -163,6 +167,7 @@ def build_service(
     reader = ClientRecordReader(ctx.hubspot, ctx.salesforce, store=ctx.store, pairs=index)
     engine = WorkflowEngine(
         workflows,
+        retry=RetryPolicy(first_delay_s=poll_seconds),
         reader=GuardedReader(reader, keeper),
         runner=GuardedActions(
             keeper,
@@ -205,6 +210,9 @@ def build_service(
 
     scheduler.every(poll_seconds, "salesforce-poll", poll)
     scheduler.every(poll_seconds, "targeted-retry", retry_parked)
+    retrier = _workflow_retrier(engine, batcher, locks, index, keeper)
+    keeper.listeners.append(retrier.wake)  # a side works again: the runs it refused go now
+    scheduler.every(poll_seconds, "workflow-retry", retrier.run, at_start=True)
     for workflow in workflows:
         if isinstance(workflow.trigger, Schedule) and workflow.enabled:
             every = workflow.trigger.every_seconds
@@ -214,11 +222,44 @@ def build_service(
         dispatcher,
         ledger=ledger,
         on_start=[scheduler.start],
-        on_stop=[scheduler.stop],
+        on_stop=[scheduler.stop, retrier.stop],
         ready=lambda: scheduler.running,
         connections=keeper.connections,
         details=lambda: {"targeted_ids_waiting": batcher.parked},
     )
+
+
+def _workflow_retrier(
+    engine: WorkflowEngine,
+    batcher: ChangeBatcher,
+    locks: PairLocks,
+    index: Mapping[tuple[Side, str], str],
+    keeper: Reconnector,
+) -> WorkflowRetrier:
+    """The retrier of `hubforce run`: each retry under its record's pair lock (as the
+    dispatcher's workflow runs), a targeted sync of the record after a success, and runs that
+    wait for a side whose credentials are refused left alone until it recovers."""
+
+    def pair_of(side: str | None, object_type: str | None) -> str | None:
+        if side not in {s.value for s in Side} or object_type is None:
+            return None
+        return index.get((Side(side), object_type))
+
+    def lock_for(side: str | None, object_type: str | None) -> AbstractAsyncContextManager[Any]:
+        pair = pair_of(side, object_type)
+        return locks.lock(pair) if pair is not None else contextlib.nullcontext()
+
+    def on_record(side: str, object_type: str, record_id: str) -> None:
+        pair = pair_of(side, object_type)
+        if pair is not None:
+            batcher.add(pair, Side(side), [record_id])
+
+    def blocked(side: str | None) -> bool:
+        known = {s.value: s for s in Side}
+        refused = known.get(side or "")
+        return refused is not None and refused in keeper.failed and refused not in keeper.unproven
+
+    return WorkflowRetrier(engine, lock_for=lock_for, on_record=on_record, blocked=blocked)
 
 
 def _scheduled(engine: WorkflowEngine, workflow: Workflow) -> Callable[[], Awaitable[None]]:
