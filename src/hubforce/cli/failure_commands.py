@@ -1,7 +1,9 @@
 """`hubforce errors` and `hubforce retry`: the record failures in the store, grouped by cause.
 
 `errors` lists the open groups (or exports every failure to CSV); `retry` marks failures due
-now so the next cycle tries them again after a fix, and with `--now` runs that cycle.
+now so the next cycle tries them again after a fix, and with `--now` runs that cycle. `retry
+--workflows` does the same for workflow runs that failed before any effect (refused for good,
+or abandoned after their maximum age): they wait for `hubforce run`'s next retry pass.
 """
 
 from __future__ import annotations
@@ -140,12 +142,21 @@ def retry(
     pair: str | None = PAIR_OPTION,
     all_: bool = typer.Option(False, "--all", help="Retry every open failure."),
     now: bool = typer.Option(False, "--now", help="Run one sync cycle right away."),
+    workflows: bool = typer.Option(
+        False,
+        "--workflows",
+        help="Retry workflow runs that failed before any effect or were abandoned (all, or "
+        "those of --category); `hubforce run` runs them on its next retry pass.",
+    ),
     config: Path = CONFIG_OPTION,
     store_url: str | None = STORE_OPTION,
 ) -> None:
     """Mark failures due now, so the next cycle tries them again (after a fix)."""
     console = Console()
     wanted = _category(category)
+    if workflows:
+        _retry_workflows(console, wanted, pair, now, config, store_url)
+        return
     if (wanted is None) == (not all_):
         raise typer.BadParameter(
             "give exactly one of --category C or --all", param_hint="--category / --all"
@@ -156,6 +167,32 @@ def retry(
     console.print(f"{count} {what}failure(s) will be retried on the next sync cycle.")
     if now and count:
         _run_one_cycle(console, config)
+
+
+def _retry_workflows(
+    console: Console,
+    category: str | None,
+    pair: str | None,
+    now: bool,
+    config: Path,
+    store_url: str | None,
+) -> None:
+    if pair is not None or now:
+        raise typer.BadParameter(
+            "--pair and --now are for record failures; workflow runs are retried by "
+            "`hubforce run` on its next retry pass",
+            param_hint="--workflows",
+        )
+    # Imported here: listing record failures must not need the workflow modules.
+    from hubforce.workflows.store_ledger import StoreLedger
+
+    with _open(console, config, store_url) as store:
+        count = asyncio.run(StoreLedger(store).request_retry(category=category))
+    what = f"{category} " if category else ""
+    console.print(
+        f"{count} {what}workflow run(s) will be retried by `hubforce run` within one poll "
+        "interval (runs that failed after an effect are not: check them in `hubforce status`)."
+    )
 
 
 def _run_one_cycle(console: Console, config: Path) -> None:

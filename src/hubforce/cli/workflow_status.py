@@ -1,20 +1,26 @@
-"""The workflow part of `hubforce status`: run counts and the latest runs from the store."""
+"""The workflow part of `hubforce status`: run counts, retries and the latest runs.
+
+Retries: runs waiting for an automatic retry (and when the next is due), abandoned ones, runs
+that failed for good before any effect (`hubforce retry --workflows` after a fix), and the runs
+that failed after an effect, listed: those are never retried automatically.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select, true
 
 from hubforce.store import Store
 from hubforce.store.tables import workflow_runs
 from hubforce.workflows.runs import WorkflowRun
-from hubforce.workflows.store_ledger import StoreLedger
+from hubforce.workflows.store_ledger import HISTORY_MARK, StoreLedger, run_of
 
 LATEST = 10
 
@@ -32,6 +38,91 @@ def run_counts(store: Store) -> dict[tuple[str, str], int]:
     )
     with store.engine.connect() as conn:
         return {(row[0], row[1]): int(row[2]) for row in conn.execute(query)}
+
+
+@dataclass(frozen=True)
+class RetrySummary:
+    """Workflow runs by retry state."""
+
+    waiting: int = 0
+    next_attempt_at: int | None = None
+    abandoned: int = 0
+    given_back: int = 0  # failed for good before any effect
+    partial: int = 0  # failed after an effect
+
+
+def _partial_query(columns: list[Any]) -> Any:
+    c = workflow_runs.c
+    # Not released, not a history row (a failure recorded for a key it did not hold): an
+    # action had an effect before the failure.
+    return (
+        select(*columns)
+        .where(c.status == "failed", c.released == false())
+        .where(c.key.not_like(f"%{HISTORY_MARK}%"))
+    )
+
+
+def retry_summary(store: Store) -> RetrySummary:
+    """Counts of waiting, abandoned, given-back and partial runs, and the next attempt."""
+    c = workflow_runs.c
+    with store.engine.connect() as conn:
+        waiting, next_at = conn.execute(
+            select(func.count(), func.min(c.next_attempt_at)).where(c.status == "waiting")
+        ).one()
+        abandoned = conn.execute(select(func.count()).where(c.status == "abandoned")).scalar()
+        given_back = conn.execute(
+            select(func.count()).where(c.status == "failed", c.released == true())
+        ).scalar()
+        partial = conn.execute(_partial_query([func.count()])).scalar()
+    return RetrySummary(
+        int(waiting), next_at, int(abandoned or 0), int(given_back or 0), int(partial or 0)
+    )
+
+
+def partial_runs(store: Store, limit: int = LATEST) -> list[WorkflowRun]:
+    """The latest runs that failed after an effect, newest first."""
+    query = _partial_query([workflow_runs]).order_by(workflow_runs.c.started_at.desc()).limit(limit)
+    with store.engine.connect() as conn:
+        return [run_of(row) for row in conn.execute(query)]
+
+
+def _render_retries(console: Console, store: Store, limit: int) -> None:
+    summary = retry_summary(store)
+    parts: list[str] = []
+    if summary.waiting:
+        parts.append(
+            f"{summary.waiting} waiting for a retry (next at {_when(summary.next_attempt_at)} UTC)"
+        )
+    if summary.abandoned:
+        parts.append(f"{summary.abandoned} abandoned")
+    if summary.given_back:
+        parts.append(f"{summary.given_back} failed before any effect")
+    if summary.partial:
+        parts.append(f"{summary.partial} failed after an effect (not retried)")
+    if not parts:
+        return
+    line = "Workflow retries: " + "; ".join(parts)
+    if summary.abandoned or summary.given_back:
+        line += ". After a fix: `hubforce retry --workflows`"
+    console.print(line, highlight=False)
+    partial = partial_runs(store, limit)
+    if not partial:
+        return
+    table = Table(
+        title="Failed after an effect: not retried automatically (running them again could "
+        "repeat what succeeded), check each"
+    )
+    for column in ("started", "workflow", "trigger", "actions", "error"):
+        table.add_column(column)
+    for run in partial:
+        table.add_row(
+            _when(run.started_at),
+            escape(run.workflow),
+            escape(_trigger(run.trigger)),
+            escape(_actions(run)),
+            escape(run.error or ""),
+        )
+    console.print(table)
 
 
 def _trigger(trigger: dict[str, Any]) -> str:
@@ -60,12 +151,15 @@ def render_workflow_runs(console: Console, store: Store, limit: int = LATEST) ->
         + "; ".join(f"{escape(w)} {', '.join(s)}" for w, s in per_workflow.items()),
         highlight=False,
     )
+    _render_retries(console, store, limit)
     runs = asyncio.run(StoreLedger(store).recent(limit))
     table = Table(title=f"Latest workflow runs (UTC, newest first, at most {limit})")
     for column in ("started", "workflow", "status", "trigger", "actions", "error"):
         table.add_column(column)
     for run in runs:
-        colour = {"succeeded": "green", "failed": "red"}.get(run.status, "yellow")
+        colour = {"succeeded": "green", "failed": "red", "abandoned": "red"}.get(
+            run.status, "yellow"
+        )
         table.add_row(
             _when(run.started_at),
             escape(run.workflow),
