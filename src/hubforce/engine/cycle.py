@@ -18,9 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hubforce.connectors.hubspot.client import SEARCH_PAGE_SIZE
 from hubforce.connectors.records import RemoteRecord
-from hubforce.connectors.salesforce.client import QUERY_PAGE_SIZE
 from hubforce.engine.bookkeeping import commit, count_plan, gather, read_failures
 from hubforce.engine.concurrency import cancel_and_wait, gather_or_cancel
 from hubforce.engine.context import CycleReport, PairReport, SyncContext
@@ -112,11 +110,10 @@ class _Round:
         return all(self.exhausted.values())
 
 
-async def _read_round(readers: Mapping[Side, SideReader], sizes: Mapping[Side, int]) -> _Round:
+async def _read_round(readers: Mapping[Side, SideReader], size: int) -> _Round:
     """The next round of both sides, read at the same time (independent APIs and windows)."""
     hs, sf = await gather_or_cancel(
-        readers[Side.HUBSPOT].take(sizes[Side.HUBSPOT]),
-        readers[Side.SALESFORCE].take(sizes[Side.SALESFORCE]),
+        readers[Side.HUBSPOT].take(size), readers[Side.SALESFORCE].take(size)
     )
     # Taken now, not when the round runs: by then the next round may have been read ahead.
     exhausted = {side: reader.exhausted for side, reader in readers.items()}
@@ -144,12 +141,11 @@ async def sync_pair(
     }
     readers = {side: SideReader(ctx, mapping, side, cursors[side], until) for side in cursors}
     started = time.perf_counter()
-    # The first round is one page per side, so that matching and writing start as soon as
-    # one page is read; the next round, read meanwhile, is a whole one.
-    size = options.round_size
-    first = {Side.HUBSPOT: min(size, SEARCH_PAGE_SIZE), Side.SALESFORCE: min(size, QUERY_PAGE_SIZE)}
-    whole = {Side.HUBSPOT: size, Side.SALESFORCE: size}
-    ahead: asyncio.Task[_Round] | None = asyncio.create_task(_read_round(readers, first))
+    # A smaller first round would start writing sooner, but splitting changes that fit in one
+    # round costs twin reads (the other side is then not read to the end) and partial batches.
+    ahead: asyncio.Task[_Round] | None = asyncio.create_task(
+        _read_round(readers, options.round_size)
+    )
     read_by_id: dict[Side, set[str]] = {Side.HUBSPOT: set(), Side.SALESFORCE: set()}
     try:
         deleted = {side: await read_deleted(ctx, mapping, side, cursors[side]) for side in cursors}
@@ -164,7 +160,7 @@ async def sync_pair(
             report.clock("read", started)
             ahead = None
             if not current.last:
-                ahead = asyncio.create_task(_read_round(readers, whole))
+                ahead = asyncio.create_task(_read_round(readers, options.round_size))
             extras = deleted if is_first else {Side.HUBSPOT: [], Side.SALESFORCE: []}
             if current.hubspot or current.salesforce or is_first:
                 await run_round(
