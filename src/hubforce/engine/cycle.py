@@ -23,8 +23,8 @@ from hubforce.engine.bookkeeping import commit, count_plan, gather, read_failure
 from hubforce.engine.concurrency import cancel_and_wait, gather_or_cancel
 from hubforce.engine.context import CycleReport, PairReport, SyncContext
 from hubforce.engine.fetching import (
+    SnapshotCheck,
     conflicts_without_stamps,
-    holding_snapshot,
     read_associations,
     read_retries,
     read_twins,
@@ -258,10 +258,8 @@ async def run_round(
     await read_associations(ctx, mapping, hs_all, links)
     hs_changes, hs_problems = _convert(mapping, Side.HUBSPOT, hs_all, lookup)
     sf_changes, sf_problems = _convert(mapping, Side.SALESFORCE, sf_all, lookup)
-    in_sync = holding_snapshot(mapping, stored.values(), [*hs_changes, *sf_changes])
-    twins = await read_twins(
-        ctx, mapping, exhausted, stored.values(), hs_all, sf_all, in_sync=in_sync
-    )
+    check = SnapshotCheck(mapping, [*hs_changes, *sf_changes])
+    twins = await read_twins(ctx, mapping, exhausted, stored.values(), hs_all, sf_all, check=check)
     if twins[Side.HUBSPOT]:
         await read_associations(ctx, mapping, twins[Side.HUBSPOT], links)
     for side in (Side.HUBSPOT, Side.SALESFORCE):

@@ -7,7 +7,7 @@ synced, an association whose Salesforce twin has the lookup field, a failure due
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from hubforce.connectors.records import RemoteRecord
 from hubforce.engine.context import SyncContext
@@ -45,35 +45,51 @@ async def read_retries(
     return out
 
 
+class SnapshotCheck:
+    """Whether a linked record still holds its side's image in the link's snapshot: every
+    mapped value read equals the image (the planner's own test of a change). Such a record
+    has nothing to propagate, so its twin need not be read for it; a twin's own change comes
+    with the twin's side's stream."""
+
+    def __init__(self, mapping: PairMapping, changes: Iterable[Change]) -> None:
+        self.mapping = mapping
+        self._given = changes
+        self._changes: dict[tuple[Side, str], Change] | None = None  # indexed when first asked
+        self._keys: dict[str, frozenset[str]] = {}
+
+    def holds(self, link: Link, side: Side) -> bool:
+        """The record of `link` on `side` (read in this round) holds its snapshot image."""
+        if self._changes is None:
+            self._changes = {(c.ref.side, c.ref.id): c for c in self._given}
+        record_id = link.hubspot_id if side is Side.HUBSPOT else link.salesforce_id
+        change = self._changes.get((side, record_id))
+        snapshot = link.snapshot
+        if change is None or snapshot is None or change.deleted or change.converted_to:
+            return False
+        keys = self._keys.get(link.salesforce_type)
+        if keys is None:
+            fields = self.mapping.fields_for(link.salesforce_type)
+            keys = self._keys[link.salesforce_type] = frozenset(spec.key for spec in fields)
+        image = snapshot.of(side)
+        for key, value in change.values.items():
+            if key in keys and (key not in image or image[key] != value):
+                return False
+        return True
+
+
 def holding_snapshot(
     mapping: PairMapping, links: Iterable[Link], changes: Iterable[Change]
 ) -> set[tuple[Side, str]]:
-    """(side, id) of the linked records whose every mapped value read equals their side's
-    image in the link's snapshot: the planner finds nothing to propagate from them, so their
-    twins need not be read for them (a twin's own change comes with its side's stream)."""
-    by_id: dict[tuple[Side, str], Link] = {}
-    for each in links:
-        if each.snapshot is not None:
-            by_id[(Side.HUBSPOT, each.hubspot_id)] = each
-            by_id[(Side.SALESFORCE, each.salesforce_id)] = each
-    keys: dict[str, tuple[str, ...]] = {}
+    """(side, id) of the records among `changes` that hold their snapshot image."""
+    check = SnapshotCheck(mapping, changes)
     out: set[tuple[Side, str]] = set()
-    for change in changes:
-        ref = change.ref
-        link = by_id.get((ref.side, ref.id))
-        snapshot = link.snapshot if link is not None else None
-        if link is None or snapshot is None or change.deleted or change.converted_to:
-            continue
-        wanted = keys.get(link.salesforce_type)
-        if wanted is None:
-            wanted = keys[link.salesforce_type] = tuple(
-                spec.key for spec in mapping.fields_for(link.salesforce_type)
-            )
-        image = snapshot.of(ref.side)
-        values = change.values
-        # The planner's own test: a value read that differs from the image (or has none).
-        if all(key not in values or (key in image and image[key] == values[key]) for key in wanted):
-            out.add((ref.side, ref.id))
+    for link in links:
+        for side, record_id in (
+            (Side.HUBSPOT, link.hubspot_id),
+            (Side.SALESFORCE, link.salesforce_id),
+        ):
+            if check.holds(link, side):
+                out.add((side, record_id))
     return out
 
 
@@ -85,27 +101,30 @@ async def read_twins(
     hs: Sequence[RemoteRecord],
     sf: Sequence[RemoteRecord],
     *,
-    in_sync: Collection[tuple[Side, str]] = (),
+    check: SnapshotCheck | None = None,
 ) -> dict[Side, list[RemoteRecord]]:
     """Current values of linked twins missing from the round, where the plan needs them: when
     the twin's side was not read to the end (`exhausted` says which were), or the link was
-    never synced (no snapshot). Records in `in_sync` (see `holding_snapshot`) need no twin."""
+    never synced (no snapshot). A record that `check` finds holding its snapshot image needs
+    no twin."""
     have_hs = {r.id for r in hs}
     have_sf = {r.id for r in sf}
     need_hs: list[str] = []
     need_sf: dict[str, list[str]] = {}
 
-    def needs_twin(link: Link, side: Side, record_id: str) -> bool:
+    def needs_twin(link: Link, side: Side) -> bool:
         """The record of `side` in the round needs its twin on the other side read."""
         if link.snapshot is None:
             return True
-        return not exhausted[side.other] and (side, record_id) not in in_sync
+        if exhausted[side.other]:
+            return False
+        return check is None or not check.holds(link, side)
 
     for link in links:
         in_hs, in_sf = link.hubspot_id in have_hs, link.salesforce_id in have_sf
-        if in_hs and not in_sf and needs_twin(link, Side.HUBSPOT, link.hubspot_id):
+        if in_hs and not in_sf and needs_twin(link, Side.HUBSPOT):
             need_sf.setdefault(link.salesforce_type, []).append(link.salesforce_id)
-        if in_sf and not in_hs and needs_twin(link, Side.SALESFORCE, link.salesforce_id):
+        if in_sf and not in_hs and needs_twin(link, Side.SALESFORCE):
             need_hs.append(link.hubspot_id)
     out: dict[Side, list[RemoteRecord]] = {Side.HUBSPOT: [], Side.SALESFORCE: []}
     if need_hs:
