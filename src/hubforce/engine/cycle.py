@@ -221,7 +221,8 @@ async def run_round(
     id (twins, matched records, retries); this round adds its own. A stream copy of such a
     record is older than what was planned (a stream only holds records as they were up to the
     signpost, and a page may have been read ahead, or cut from a query's snapshot, before an
-    earlier round wrote the record): it is passed over, its cursor still moving.
+    earlier round wrote the record): it is passed over, its cursor still moving. Records whose
+    identity moves (conversions, merges, deletes) are never passed over.
     """
     store = ctx.store
     started = time.perf_counter()
@@ -264,7 +265,7 @@ async def run_round(
         await read_associations(ctx, mapping, twins[Side.HUBSPOT], links)
     for side in (Side.HUBSPOT, Side.SALESFORCE):
         by_id = [*extras[side], *matched.fetched[side], *twins[side]]
-        seen[side].update(r.id for r in by_id)
+        seen[side].update(r.id for r in by_id if not _changes_identity(r))
     for side, rows in twins.items():
         changes, problems = _convert(mapping, side, rows, lookup)
         if side is Side.HUBSPOT:
@@ -308,6 +309,18 @@ async def run_round(
                 book.cursors[side] = readers[side].cursor.dumps()
         commit(store, mapping, book)
     report.clock("bookkeeping", started)
+
+
+def _changes_identity(record: RemoteRecord) -> bool:
+    """A record whose identity moves (deleted, a converted Lead, a merge): only its stream
+    copy takes it through `follow_identity`, so that copy must not be passed over."""
+    values = record.values
+    return bool(
+        record.deleted
+        or values.get("IsConverted")
+        or values.get("MasterRecordId")
+        or values.get("hs_merged_object_ids")
+    )
 
 
 def _convert(

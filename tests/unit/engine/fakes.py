@@ -84,6 +84,10 @@ class FakeHubSpot:
         self.calls.count("find_by")
         return []
 
+    async def read_associations(self, *_: Any, **__: Any) -> dict[str, list[Any]]:
+        self.calls.count("associations_read")
+        return {}
+
     async def update(
         self, object_type: str, updates: Sequence[tuple[str, dict[str, Any]]]
     ) -> list[WriteResult]:
@@ -98,7 +102,8 @@ class FakeHubSpot:
 class FakeSalesforce:
     """Leads changed since the cursor (one queryAll page), reads by id, Collections updates."""
 
-    def __init__(self, titles: dict[int, str] | None = None) -> None:
+    def __init__(self, titles: dict[int, str] | None = None, *, page_size: int = 2000) -> None:
+        self.page_size = page_size
         self.rows = [
             {
                 "attributes": {"type": "Lead"},
@@ -122,8 +127,9 @@ class FakeSalesforce:
         self.queried.set()
         if self.before_query is not None:
             await self.before_query()
-        if " FROM Lead " in statement and self.rows:
-            yield [dict(row) for row in self.rows]
+        if " FROM Lead " in statement:
+            for start in range(0, len(self.rows), self.page_size):
+                yield [dict(row) for row in self.rows[start : start + self.page_size]]
 
     async def read(
         self, sobject: str, ids: Sequence[str], fields: Sequence[str]

@@ -135,3 +135,32 @@ def test_a_twin_is_read_only_for_records_that_changed_against_their_snapshot(
     assert not {sf_id(n) for n in range(160, 165)} & {rid for rid, _ in salesforce.updated}
     assert report.writes == 105
     store.close()
+
+
+def test_a_converted_lead_read_as_a_twin_is_still_followed_when_its_stream_copy_comes(
+    tmp_path: Path,
+) -> None:
+    store = linked_store(tmp_path, range(300))
+    hubspot = FakeHubSpot({0: "new"})  # contact 0 changed: its Lead is read as a twin
+    # Salesforce has two pages: Lead 0, converted to a Contact, is on the second one.
+    salesforce = FakeSalesforce({n: "old" for n in range(100, 200)}, page_size=100)
+    contact = "003000000000123AAA"
+    converted = {
+        "attributes": {"type": "Lead"},
+        "Id": sf_id(0),
+        "SystemModstamp": "2023-11-14T23:00:00.000+0000",
+        "LastModifiedDate": "2023-11-14T23:00:00.000+0000",
+        "IsDeleted": False,
+        "IsConverted": True,
+        "ConvertedContactId": contact,
+        "Title": "old",
+    }
+    salesforce.rows.append(converted)
+
+    report = asyncio.run(run_cycle(context(store, hubspot, salesforce, round_size=100)))
+
+    assert salesforce.read_ids == [sf_id(0)]  # the twin read of round 1
+    link = store.links.get("contacts", "hubspot", hs_id(0))
+    assert link is not None and (link.salesforce_type, link.salesforce_id) == ("Contact", contact)
+    assert report.pairs[0].relinked == 1
+    store.close()
