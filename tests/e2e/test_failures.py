@@ -6,6 +6,10 @@ from typing import Any
 
 import pytest
 
+from hubforce.emulators.salesforce.exceptions import UnableToLockRow
+from hubforce.emulators.salesforce.formula import Condition
+from hubforce.emulators.salesforce.rules import ValidationRule
+from hubforce.errors import ConnectorError
 from hubforce.store import IntentStatus
 from hubforce.sync.model import Side
 from tests.e2e.conftest import Harness
@@ -174,3 +178,216 @@ def test_parked_failure_is_retried_from_the_failure_store_after_a_fix(harness: H
     assert next(p for p in report.pairs if p.pair == "companies").read["hubspot:retried"] == 1
     assert harness.store.failures.find(pair="companies") == []
     assert harness.link("companies", Side.HUBSPOT, company) is not None
+
+
+# -- refused updates of linked records: retried, never lost --------------------------------
+
+SF_COLLECTIONS = "/services/data/*/composite/sobjects*"
+
+
+def _linked_contact(h: Harness) -> tuple[str, str]:
+    """(HubSpot id, Salesforce Contact id) of a contact linked to a Salesforce Contact."""
+    for contact in h.hs_all("contacts", "email"):
+        link = h.link("contacts", Side.HUBSPOT, contact["id"])
+        if link is not None and link.salesforce_type == "Contact" and link.snapshot is not None:
+            return contact["id"], link.salesforce_id
+    raise AssertionError("no contact linked to a Salesforce Contact")
+
+
+def _refuse_titles(h: Harness, word: str) -> None:
+    """Add a Salesforce validation rule (in the emulator's org) refusing a Contact whose Title
+    contains `word`, as an admin would in Setup."""
+    org = h.sf_app.state.backend
+    contact = org.schema["Contact"]
+    rule = ValidationRule(
+        "Contact",
+        "No_Refused_Titles",
+        Condition(f"CONTAINS(Title, '{word}')", lambda name: contact.field(name).name),
+        f"Title must not contain {word}",
+        "Title",
+    )
+    org.rules.validation.setdefault("Contact", []).append(rule)
+
+
+def _drop_rule(h: Harness) -> None:
+    """The admin deactivates the rule again."""
+    rules = h.sf_app.state.backend.rules.validation["Contact"]
+    rules[:] = [r for r in rules if r.name != "No_Refused_Titles"]
+
+
+def _contact_sf(h: Harness, sf_id: str) -> dict[str, Any]:
+    [row] = h.soql(f"SELECT Title, MailingCity, Phone FROM Contact WHERE Id = '{sf_id}'")
+    return row
+
+
+def _contact_hs(h: Harness, hs_id: str) -> dict[str, Any]:
+    body = h.call(
+        Side.HUBSPOT,
+        "GET",
+        f"/crm/v3/objects/contacts/{hs_id}",
+        params={"properties": "jobtitle,city,phone"},
+    )
+    props: dict[str, Any] = body["properties"]
+    return props
+
+
+def _assert_steady(h: Harness) -> None:
+    """One more cycle writes nothing and leaves no failure: both sides agree."""
+    h.reset_stats()
+    h.sync(overlap_ms=0)
+    assert h.writes() == {Side.HUBSPOT: 0, Side.SALESFORCE: 0}
+    assert h.store.failures.find() == []
+
+
+@pytest.mark.parametrize("other_fields", [False, True])
+def test_refused_salesforce_update_is_written_by_the_retry_after_the_fix(
+    harness: Harness, other_fields: bool
+) -> None:
+    harness.seed(**WORLD)
+    harness.sync(overlap_ms=0)
+    hs_id, sf_id = _linked_contact(harness)
+    _refuse_titles(harness, "Refused")
+    edit = {"jobtitle": "Refused Officer"}
+    if other_fields:  # one bad field among several changed ones, on both sides
+        edit["phone"] = "+1 555 0199"
+        harness.sf_patch("Contact", sf_id, {"MailingCity": "Porto"})
+    harness.hs_patch("contacts", hs_id, edit)
+
+    harness.sync(overlap_ms=0)
+
+    [failure] = harness.store.failures.find(pair="contacts")
+    assert (failure.side, failure.operation, failure.category) == (
+        Side.SALESFORCE,
+        "update",
+        "validation_rule",
+    )
+    assert _contact_sf(harness, sf_id)["Title"] != "Refused Officer"
+    if other_fields:  # the accepted direction was written
+        assert _contact_hs(harness, hs_id)["city"] == "Porto"
+    harness.sync(overlap_ms=0)  # a cycle before the fix changes nothing
+    assert len(harness.store.failures.find(pair="contacts")) == 1
+
+    _drop_rule(harness)
+    harness.store.failures.request_retry("validation_rule", pair="contacts")  # hubforce retry
+    harness.sync(overlap_ms=0)
+
+    row = _contact_sf(harness, sf_id)
+    assert row["Title"] == "Refused Officer"
+    if other_fields:
+        assert (row["Phone"], row["MailingCity"]) == ("+1 555 0199", "Porto")
+        assert _contact_hs(harness, hs_id)["city"] == "Porto"
+    assert harness.store.failures.find(pair="contacts") == []
+    _assert_steady(harness)
+
+
+def test_update_refused_in_a_503_storm_is_sent_again_by_the_next_cycle(
+    harness: Harness,
+) -> None:
+    harness.seed(**WORLD)
+    harness.sync(overlap_ms=0)
+    hs_id, sf_id = _linked_contact(harness)
+    harness.hs_patch("contacts", hs_id, {"jobtitle": "Storm Chaser"})
+    storm = {"route": SF_COLLECTIONS, "method": "PATCH", "fault": "503"}
+    harness.call(Side.SALESFORCE, "POST", "/__emulator__/faults", {"rules": [storm]})
+
+    # The storm outlasts the connector's retries: the cycle ends, its round is not recorded
+    # and the cursor stays, so the next cycle reads the edit again.
+    with pytest.raises(ConnectorError):
+        harness.sync(overlap_ms=0)
+    assert _contact_sf(harness, sf_id)["Title"] != "Storm Chaser"
+    harness.call(Side.SALESFORCE, "DELETE", "/__emulator__/faults")
+    harness.sync(overlap_ms=0)
+
+    assert _contact_sf(harness, sf_id)["Title"] == "Storm Chaser"
+    assert harness.store.failures.find(pair="contacts") == []
+    _assert_steady(harness)
+
+
+class _RowLocked:
+    """A validation-rule condition that instead reports the row locked by another process:
+    a per-record transient refusal inside an otherwise accepted collections request."""
+
+    fields: set[str] = set()
+
+    def __init__(self, record_id: str) -> None:
+        self.record_id = record_id
+        self.active = True
+
+    def evaluate(self, row: dict[str, Any], old: dict[str, Any] | None) -> bool:
+        if self.active and row.get("Id") == self.record_id:
+            raise UnableToLockRow(f"unable to obtain exclusive access to this record: {row['Id']}")
+        return False
+
+
+def test_transient_refusal_of_an_update_is_retried_automatically(harness: Harness) -> None:
+    harness.seed(**WORLD)
+    harness.sync(overlap_ms=0)
+    hs_id, sf_id = _linked_contact(harness)
+    locked = _RowLocked(sf_id)
+    rule = ValidationRule("Contact", "Row_Locked", locked, "", None)  # type: ignore[arg-type]
+    harness.sf_app.state.backend.rules.validation.setdefault("Contact", []).append(rule)
+    harness.hs_patch("contacts", hs_id, {"jobtitle": "Lock Picker", "city": "Braga"})
+
+    harness.sync(overlap_ms=0)
+
+    [failure] = harness.store.failures.find(pair="contacts")
+    assert (failure.side, failure.category, failure.retryable) == (
+        Side.SALESFORCE,
+        "transient",
+        True,
+    )
+    assert failure.next_attempt_at is not None
+    harness.sync(overlap_ms=0)  # backoff not elapsed: still waiting, nothing lost
+    assert [f.id for f in harness.store.failures.find(pair="contacts")] == [failure.id]
+
+    locked.active = False  # the other process let go of the row
+    # The backoff elapses (the engine's clock moved past it); no one runs `hubforce retry`.
+    later = failure.next_attempt_at + 1
+    report = harness.sync(overlap_ms=0, clock=lambda: later)
+
+    assert next(p for p in report.pairs if p.pair == "contacts").read["hubspot:retried"] == 1
+    row = _contact_sf(harness, sf_id)
+    assert (row["Title"], row["MailingCity"]) == ("Lock Picker", "Braga")
+    assert harness.store.failures.find(pair="contacts") == []
+    _assert_steady(harness)
+
+
+def test_refused_hubspot_update_is_written_by_the_retry_after_the_fix(harness: Harness) -> None:
+    harness.seed(**WORLD)
+    harness.sync(overlap_ms=0)
+    account = next(
+        row
+        for row in harness.soql("SELECT Id, Industry FROM Account ORDER BY Id")
+        if row["Industry"] != "Retail"
+        and harness.link("companies", Side.SALESFORCE, row["Id"]) is not None
+    )
+    hs_id = harness.link("companies", Side.SALESFORCE, account["Id"]).hubspot_id
+    # A HubSpot admin removes the RETAIL option (a HubSpot-defined property, so in the
+    # emulator's portal as the UI would): HubSpot then refuses industry=RETAIL.
+    industry = harness.hs_app.state.portal.catalogue["companies"]["industry"]
+    options = list(industry.options)
+    industry.options = [o for o in options if o["value"] != "RETAIL"]
+    harness.sf_patch("Account", account["Id"], {"Industry": "Retail", "Phone": "+1 555 0142"})
+
+    harness.sync(overlap_ms=0)
+
+    [failure] = harness.store.failures.find(pair="companies")
+    assert (failure.side, failure.operation) == (Side.HUBSPOT, "update")
+    harness.sync(overlap_ms=0)
+
+    industry.options = options  # the option is back
+    harness.store.failures.request_retry(pair="companies")
+    harness.sync(overlap_ms=0)
+
+    body = harness.call(
+        Side.HUBSPOT,
+        "GET",
+        f"/crm/v3/objects/companies/{hs_id}",
+        params={"properties": "industry,phone"},
+    )
+    assert (body["properties"]["industry"], body["properties"]["phone"]) == (
+        "RETAIL",
+        "+1 555 0142",
+    )
+    assert harness.store.failures.find(pair="companies") == []
+    _assert_steady(harness)

@@ -2,13 +2,13 @@
 
 Everything of one round commits in one transaction (style.md section 4): either the cursor
 moves together with the links and snapshots that justify it, or nothing moves and the round is
-read again. A side that refused a write keeps its previous image in the snapshot
-(`RecordPlan.snapshot_after`), so the change is detected again instead of being lost.
+read again. For every field of a refused update, both sides' images go back to the last
+values both agreed on (`after_refusal`), so the change is detected again instead of being lost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hubforce.config.model import ValueKind
@@ -18,7 +18,7 @@ from hubforce.engine.writing import RecordOutcome
 from hubforce.errors import Category, RecordFailure
 from hubforce.store import AuditEntry, NewFailure, Store
 from hubforce.sync.fields import PairMapping
-from hubforce.sync.model import Change, Link, Side
+from hubforce.sync.model import Change, Link, Side, Snapshot
 from hubforce.sync.operations import Create, Plan, RecordPlan, Unlink, Update
 
 HUBSPOT = Side.HUBSPOT
@@ -34,8 +34,11 @@ class Bookkeeping:
     unlink: list[str] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
     failures: list[NewFailure] = field(default_factory=list)
-    resolved_hs: list[str] = field(default_factory=list)
-    resolved_sf: list[str] = field(default_factory=list)
+    # Per side written to: (HubSpot ids, Salesforce ids) of records whose stored failures of
+    # writes to that side are settled by this round.
+    resolved: dict[Side, tuple[list[str], list[str]]] = field(
+        default_factory=lambda: {Side.HUBSPOT: ([], []), Side.SALESFORCE: ([], [])}
+    )
     created: dict[Side, dict[str, str]] = field(
         default_factory=lambda: {Side.HUBSPOT: {}, Side.SALESFORCE: {}}
     )
@@ -51,9 +54,9 @@ class Bookkeeping:
         self.unlink += later.unlink
         self.audit += later.audit
         self.failures += later.failures
-        self.resolved_hs += later.resolved_hs
-        self.resolved_sf += later.resolved_sf
         for side in (Side.HUBSPOT, Side.SALESFORCE):
+            self.resolved[side][0].extend(later.resolved[side][0])
+            self.resolved[side][1].extend(later.resolved[side][1])
             self.created[side].update(later.created[side])
             self.refused[side] += later.refused[side]
         self.cursors.update(later.cursors)
@@ -66,8 +69,12 @@ def gather(
     run_id: int | None,
     report: PairReport,
     lookup: LinkLookup,
+    read: Mapping[Side, Collection[str]] | None = None,
 ) -> Bookkeeping:
-    """Turn a written round into the rows to store, and count it in `report`."""
+    """Turn a written round into the rows to store, and count it in `report`.
+
+    `read` holds the ids read in the round per side (None: both sides of every record were).
+    """
     rules = {spec.key: spec.rule.value for spec in mapping.fields}
     book = Bookkeeping()
     counts: dict[tuple[str, str, str], int] = {}  # (counter, side, type) -> n, named at the end
@@ -156,26 +163,59 @@ def gather(
             if kind == "delete" and side in outcome.written:
                 report.bump(report.deleted, side.value)
         if hs_id and sf_id and sf_type and not unlinked:
-            snapshot = (
-                record.snapshot_after(frozenset(outcome.failed))
-                if outcome.failed
-                else record.snapshot
-            )
+            snapshot = after_refusal(record, outcome.failed) if outcome.failed else record.snapshot
             if snapshot is not None:
                 links[hs_id] = Link(pair, hs_id, sf_type, sf_id, snapshot)
                 if created:
                     lookup.add(pair, hs_id, sf_id)
         # A record that converts and plans cleanly resolves its stored failures, also when it
         # needs no write (a retried failure whose record is already in sync would else be
-        # re-read every cycle and never leave the failure store).
+        # re-read every cycle and never leave the failure store). Only the failures of writes
+        # whose source side was read, though: an unread side is assumed to hold its snapshot
+        # image, which for a refused field is the old value, so its clean plan proves nothing
+        # and resolving would leave the refused value behind for good.
         if not outcome.failed:
-            if hs_id:
-                book.resolved_hs.append(hs_id)
-            if sf_id:
-                book.resolved_sf.append(sf_id)
+            for side in (HUBSPOT, SALESFORCE):
+                source = side.other
+                source_id = hs_id if source is HUBSPOT else sf_id
+                if read is not None and (source_id is None or source_id not in read[source]):
+                    continue
+                ids_hs, ids_sf = book.resolved[side]
+                if hs_id:
+                    ids_hs.append(hs_id)
+                if sf_id:
+                    ids_sf.append(sf_id)
     for (counter, side_name, object_type), n in counts.items():
         report.bump(getattr(report, counter), f"{side_name}:{object_type}", n)
     return book
+
+
+def after_refusal(record: RecordPlan, failed: Collection[Side]) -> Snapshot | None:
+    """The snapshot to store when the writes to the sides in `failed` were refused.
+
+    Every field a refused update carried goes back, in BOTH images, to the previous snapshot
+    (the last values both sides agreed on; absent when never synced). Reverting only the
+    refused side's image loses the update: the changed side already holds its new image, the
+    refused side still holds its old one, so when the record is read again (a retry, a later
+    edit) neither side differs from its image and nothing is planned.
+    """
+    snapshot = record.snapshot
+    if snapshot is None:
+        return None
+    refused = [op for op in record.operations if type(op) is Update and op.target.side in failed]
+    if not refused:
+        return snapshot
+    previous = record.previous or Snapshot()
+    hubspot = dict(snapshot.hubspot)
+    salesforce = dict(snapshot.salesforce)
+    for op in refused:
+        for key in op.values:
+            for image, old in ((hubspot, previous.hubspot), (salesforce, previous.salesforce)):
+                if key in old:
+                    image[key] = old[key]
+                else:
+                    image.pop(key, None)
+    return Snapshot(hubspot=hubspot, salesforce=salesforce)
 
 
 def _audit(
@@ -285,10 +325,13 @@ def commit(store: Store, mapping: PairMapping, book: Bookkeeping) -> None:
         if book.audit:
             uow.audit.insert_many(book.audit)
         # Most rounds have nothing to resolve: skip the IN-list updates when no failure waits.
-        if (book.resolved_hs or book.resolved_sf) and uow.failures.counts(pair):
-            uow.failures.resolve(
-                pair, hubspot_ids=book.resolved_hs, salesforce_ids=book.resolved_sf
-            )
+        resolved = book.resolved
+        if any(hs or sf for hs, sf in resolved.values()) and uow.failures.counts(pair):
+            for side, (hs_ids, sf_ids) in resolved.items():
+                if hs_ids or sf_ids:
+                    uow.failures.resolve(
+                        pair, hubspot_ids=hs_ids, salesforce_ids=sf_ids, side=str(side)
+                    )
         if book.failures:
             uow.failures.record_many(book.failures)
         for side in (Side.HUBSPOT, Side.SALESFORCE):

@@ -300,7 +300,11 @@ async def run_round(
     follow_ups = await writer.write(settled.plan.records)
     started = report.clock("settle", started)
     with paused_gc():
-        book = gather(mapping, plan.records, outcomes, run_id, report, lookup)
+        read = {
+            Side.HUBSPOT: {change.ref.id for change in hs_changes},
+            Side.SALESFORCE: {change.ref.id for change in sf_changes},
+        }
+        book = gather(mapping, plan.records, outcomes, run_id, report, lookup, read)
         book.failures += read_failures(mapping, [*hs_problems, *sf_problems], run_id, report)
         book.merge(book_follow_ups(mapping, settled, follow_ups, run_id, report, lookup))
         for side, records in ((Side.HUBSPOT, streamed_hs), (Side.SALESFORCE, streamed_sf)):
