@@ -3,7 +3,8 @@
 Everything of one round commits in one transaction (style.md section 4): either the cursor
 moves together with the links and snapshots that justify it, or nothing moves and the round is
 read again. For every field of a refused update, both sides' images go back to the last
-values both agreed on (`after_refusal`), so the change is detected again instead of being lost.
+values both agreed on (`RecordPlan.snapshot_after`), so the change is detected again instead of
+being lost.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from hubforce.engine.writing import RecordOutcome
 from hubforce.errors import Category, RecordFailure
 from hubforce.store import AuditEntry, NewFailure, Store
 from hubforce.sync.fields import PairMapping
-from hubforce.sync.model import Change, Link, Side, Snapshot
+from hubforce.sync.model import Change, Link, Side
 from hubforce.sync.operations import Create, Plan, RecordPlan, Unlink, Update
 
 HUBSPOT = Side.HUBSPOT
@@ -163,7 +164,7 @@ def gather(
             if kind == "delete" and side in outcome.written:
                 report.bump(report.deleted, side.value)
         if hs_id and sf_id and sf_type and not unlinked:
-            snapshot = after_refusal(record, outcome.failed) if outcome.failed else record.snapshot
+            snapshot = record.snapshot_after(outcome.failed)
             if snapshot is not None:
                 links[hs_id] = Link(pair, hs_id, sf_type, sf_id, snapshot)
                 if created:
@@ -188,34 +189,6 @@ def gather(
     for (counter, side_name, object_type), n in counts.items():
         report.bump(getattr(report, counter), f"{side_name}:{object_type}", n)
     return book
-
-
-def after_refusal(record: RecordPlan, failed: Collection[Side]) -> Snapshot | None:
-    """The snapshot to store when the writes to the sides in `failed` were refused.
-
-    Every field a refused update carried goes back, in BOTH images, to the previous snapshot
-    (the last values both sides agreed on; absent when never synced). Reverting only the
-    refused side's image loses the update: the changed side already holds its new image, the
-    refused side still holds its old one, so when the record is read again (a retry, a later
-    edit) neither side differs from its image and nothing is planned.
-    """
-    snapshot = record.snapshot
-    if snapshot is None:
-        return None
-    refused = [op for op in record.operations if type(op) is Update and op.target.side in failed]
-    if not refused:
-        return snapshot
-    previous = record.previous or Snapshot()
-    hubspot = dict(snapshot.hubspot)
-    salesforce = dict(snapshot.salesforce)
-    for op in refused:
-        for key in op.values:
-            for image, old in ((hubspot, previous.hubspot), (salesforce, previous.salesforce)):
-                if key in old:
-                    image[key] = old[key]
-                else:
-                    image.pop(key, None)
-    return Snapshot(hubspot=hubspot, salesforce=salesforce)
 
 
 def _audit(

@@ -7,6 +7,7 @@ one record pair with the snapshot to store once they succeed.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeAlias
@@ -110,22 +111,27 @@ class RecordPlan:
         """The operations that call an API."""
         return [op for op in self.operations if isinstance(op, Create | Update | Delete)]
 
-    def snapshot_after(self, failed: frozenset[Side] = frozenset()) -> Snapshot | None:
-        """The snapshot to store when the writes to the sides in `failed` were rejected.
+    def snapshot_after(self, failed: Collection[Side] = frozenset()) -> Snapshot | None:
+        """The snapshot to store when the writes to the sides in `failed` were refused.
 
-        A rejected side keeps its previous image for the fields that were to be written, so
-        that the change is detected again next time instead of being lost.
+        Every field a refused update carried goes back, in BOTH images, to the previous
+        snapshot (the last values both sides agreed on; absent when never synced). Reverting
+        only the refused side's image would lose the update: the changed side already holds
+        its new image, so when the record is read again (a retry, a later edit) neither side
+        would differ from its image and nothing would be planned.
         """
-        if self.snapshot is None or not failed:
-            return self.snapshot
+        snapshot = self.snapshot
+        if snapshot is None:
+            return None
+        refused = [op for op in self.operations if type(op) is Update and op.target.side in failed]
+        if not refused:
+            return snapshot
         previous = self.previous or Snapshot()
-        hubspot = dict(self.snapshot.hubspot)
-        salesforce = dict(self.snapshot.salesforce)
-        for op in self.operations:
-            if isinstance(op, Update) and op.target.side in failed:
-                image = hubspot if op.target.side is Side.HUBSPOT else salesforce
-                old = previous.of(op.target.side)
-                for key in op.values:
+        hubspot = dict(snapshot.hubspot)
+        salesforce = dict(snapshot.salesforce)
+        for op in refused:
+            for key in op.values:
+                for image, old in ((hubspot, previous.hubspot), (salesforce, previous.salesforce)):
                     if key in old:
                         image[key] = old[key]
                     else:

@@ -8,7 +8,7 @@ from typing import cast
 import pytest
 
 from hubforce.config.model import ObjectPairConfig
-from hubforce.engine.bookkeeping import after_refusal, gather
+from hubforce.engine.bookkeeping import gather
 from hubforce.engine.context import PairReport
 from hubforce.engine.lookup import LinkLookup
 from hubforce.engine.writing import RecordOutcome
@@ -62,7 +62,7 @@ def test_a_refused_update_is_planned_again_from_the_stored_snapshot() -> None:
     changes = [_hs({"title": "CTO", "city": "Oslo"})]
     [record] = plan_changes(_mapping(), changes, [_link(AGREED)]).records
 
-    stored = after_refusal(record, {SF})
+    stored = record.snapshot_after({SF})
 
     # Both images keep the value both sides last agreed on, so the HubSpot value still
     # differs from its image and the same update is planned when the record is read again.
@@ -75,7 +75,7 @@ def test_only_the_refused_fields_go_back_and_the_accepted_side_keeps_its_write()
     [record] = plan_changes(_mapping(), changes, [_link(AGREED)]).records
     assert {op.target.side for op in record.operations if isinstance(op, Update)} == {HS, SF}
 
-    stored = after_refusal(record, {SF})
+    stored = record.snapshot_after({SF})
 
     assert stored == Snapshot({"title": "CEO", "city": "Rome"}, {"title": "CEO", "city": "Rome"})
     # Read again (HubSpot now holds the city written to it): only the refused title is left.
@@ -89,14 +89,14 @@ def test_a_never_synced_link_forgets_the_refused_fields() -> None:
     [record] = plan_changes(_mapping(), changes, [_link(None)]).records
     assert [op.target.side for op in record.operations if isinstance(op, Update)] == [HS]
 
-    stored = after_refusal(record, {HS})  # both sides differ: compared afresh next time
+    stored = record.snapshot_after({HS})  # both sides differ: compared afresh next time
 
     assert stored == Snapshot({"city": "Oslo"}, {"city": "Oslo"})
 
 
 def test_a_refusal_without_updates_keeps_the_planned_snapshot() -> None:
     [record] = plan_changes(_mapping(), [_hs({"title": "CTO"})], [_link(AGREED)]).records
-    assert after_refusal(record, {HS}) == record.snapshot
+    assert record.snapshot_after({HS}) == record.snapshot
 
 
 @pytest.mark.parametrize(

@@ -343,11 +343,12 @@ def test_converted_lead_is_not_synced_until_relinked() -> None:
     assert "003a" in plan.records[0].skipped
 
 
-def test_snapshot_after_a_rejected_side_keeps_the_old_image() -> None:
+def test_snapshot_after_a_rejected_side_reverts_both_images() -> None:
     plan = plan_changes(mapping_for(Rule.TWO_WAY), [hs({"title": "CTO"})], [link("CEO", "CEO")])
     record = plan.records[0]
     kept = record.snapshot_after(frozenset({SF}))
-    assert kept == Snapshot({"title": "CTO"}, {"title": "CEO"})
+    # Both images go back to the agreed value, so HubSpot's CTO reads as a change again.
+    assert kept == Snapshot({"title": "CEO"}, {"title": "CEO"})
     assert record.snapshot_after() == Snapshot({"title": "CTO"}, {"title": "CTO"})
 
 
