@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from faker import Faker
 
@@ -47,6 +47,18 @@ DEAL_STAGES = (  # (Salesforce StageName, HubSpot dealstage, probability)
     ("Closed Won", "closedwon", 100),
     ("Closed Lost", "closedlost", 0),
 )
+
+
+def last_touch_ceiling(now: datetime) -> datetime:
+    """The latest stamp a seeded Salesforce record may carry: the whole second before `now`'s.
+
+    HubSpot's seed stamps its records with its clock in milliseconds, Salesforce writes whole
+    seconds. Capping Salesforce's seeded stamps a whole second below the seed's moment keeps
+    every seeded Salesforce change older than the HubSpot one of the same person, whether the
+    two seed calls share a second or straddle a boundary, so a seeded conflict always resolves
+    the same way (a record "touched now" on both sides would otherwise be a coin toss).
+    """
+    return now.replace(microsecond=0) - timedelta(seconds=1)
 
 
 @dataclass(frozen=True)

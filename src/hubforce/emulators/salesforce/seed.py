@@ -5,18 +5,22 @@
 Leads/Contacts per `Person.salesforce_as` ("both" gives a Lead and a Contact sharing an email),
 Opportunities from the deals, with `salesforce_overrides` applied. Same seed, same org. Records
 are dated over the past 90 days so change tracking and SystemModstamp ordering have a history.
-`extra_leads` adds N Leads built without Faker (100k in a few seconds) for benchmarks.
+`extra_leads` adds N Leads built without Faker (100k in a few seconds) for benchmarks. An
+optional `"now"` (ISO 8601, not after the emulator clock) dates the world from that moment
+instead of the clock's, so that two seedings of the same world (a run and its reference) carry
+the same relative stamps; seeded changes stay at least a whole second older than it
+(`world.last_touch_ceiling`).
 """
 
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from hubforce.emulators.common.world import generate_world
+from hubforce.emulators.common.world import generate_world, last_touch_ceiling
 from hubforce.emulators.salesforce.validation import complete_row
-from hubforce.emulators.salesforce.values import wire_datetime
+from hubforce.emulators.salesforce.values import parse_datetime, wire_datetime
 
 if TYPE_CHECKING:
     from hubforce.emulators.salesforce.models import Org
@@ -24,7 +28,7 @@ if TYPE_CHECKING:
 _PERSON_FIELDS = {"title": "Title", "phone": "Phone", "email": "Email", "first_name": "FirstName"}
 _FIRST = ["Ada", "Ben", "Cleo", "Dan", "Eve", "Finn", "Gia", "Hugo", "Iris", "Jon", "Kai", "Lena"]
 _LAST = ["Stone", "Reed", "Hale", "Moss", "Lane", "Park", "Cole", "West", "Shaw", "Ford"]
-_SEED_KEYS = {"seed", "people", "companies", "deals", "reps", "extra_leads"}
+_SEED_KEYS = {"seed", "people", "companies", "deals", "reps", "extra_leads", "now"}
 
 
 def _int(params: dict[str, Any], key: str, default: int, maximum: int) -> int:
@@ -32,6 +36,28 @@ def _int(params: dict[str, Any], key: str, default: int, maximum: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= maximum:
         raise ValueError(f"`{key}` must be an integer between 0 and {maximum}")
     return value
+
+
+def _seed_now(org: Org, params: dict[str, Any]) -> datetime:
+    """The moment the world is dated from: `now` if given (not after the clock), else the clock."""
+    clock = org.clock.now()
+    if "now" not in params:
+        return clock
+    raw = params["now"]
+    try:
+        if not isinstance(raw, str):
+            raise ValueError(raw)
+        moment = parse_datetime(raw)
+    except ValueError:
+        raise ValueError(
+            f"`now` must be an ISO 8601 datetime such as '2026-03-02T09:00:00Z'; got {raw!r}"
+        ) from None
+    if moment > clock:
+        raise ValueError(
+            f"`now` ({raw}) is after the emulator clock ({wire_datetime(clock)}); "
+            "seeded records cannot be dated in the future"
+        )
+    return moment
 
 
 def seed_org(org: Org, params: dict[str, Any]) -> dict[str, Any]:
@@ -49,11 +75,11 @@ def seed_org(org: Org, params: dict[str, Any]) -> dict[str, Any]:
     extra = _int(params, "extra_leads", 0, 1_000_000)
     created = {"User": 0, "Account": 0, "Lead": 0, "Contact": 0, "Opportunity": 0}
     rng = random.Random(seed)
-    now = org.clock.now()
+    ceiling = last_touch_ceiling(_seed_now(org, params))
 
     def stamp() -> dict[str, str]:
-        born = now - timedelta(seconds=rng.randrange(3600, 90 * 86400))
-        touched = min(now, born + timedelta(seconds=rng.randrange(0, 20 * 86400)))
+        born = ceiling - timedelta(seconds=rng.randrange(3600, 90 * 86400))
+        touched = min(ceiling, born + timedelta(seconds=rng.randrange(0, 20 * 86400)))
         return {"CreatedDate": wire_datetime(born), "LastModifiedDate": wire_datetime(touched)}
 
     if any(counts.values()):
