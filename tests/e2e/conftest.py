@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Callable, Coroutine, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -126,8 +127,11 @@ class Harness:
     def seed(self, seed: int = 7, **counts: int) -> None:
         """Seed both emulators from the same world."""
         body = {"seed": seed, **counts}
+        # Salesforce dates its world from a moment taken before either call, so its seeded
+        # stamps sit at the same distance below HubSpot's in every run, however long the calls.
+        now = datetime.now(UTC).isoformat()
         self.call(Side.HUBSPOT, "POST", "/__emulator__/seed", body)
-        self.call(Side.SALESFORCE, "POST", "/__emulator__/seed", body)
+        self.call(Side.SALESFORCE, "POST", "/__emulator__/seed", {**body, "now": now})
 
     def soql(self, statement: str) -> list[dict[str, Any]]:
         """Every record of a SOQL query."""
