@@ -17,6 +17,7 @@ import asyncio
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -266,8 +267,14 @@ def _play(console: Console, demo: Demo, seed: int, world: dict[str, int]) -> int
     console.print(f"HubSpot emulator    {demo.hs.base_url}")
     console.print(f"Salesforce emulator {demo.sf.base_url}")
     body = {"seed": seed, **world}
+    # Salesforce dates its world from a moment taken before either seed, so the seeded
+    # conflicts (and the counts shown) are the same however long the HubSpot seed takes.
+    now = datetime.now(UTC).isoformat()
     hs_seed = demo.call(demo.hs, "POST", "/__emulator__/seed", json=body) or {}
-    sf_seed = (demo.call(demo.sf, "POST", "/__emulator__/seed", json=body) or {}).get("created", {})
+    sf_body = {**body, "now": now}
+    sf_seed = (demo.call(demo.sf, "POST", "/__emulator__/seed", json=sf_body) or {}).get(
+        "created", {}
+    )
     console.print(f"Seeded HubSpot {hs_seed} and Salesforce {sf_seed} from seed {seed}")
     total = sum(v for k, v in hs_seed.items() if k in ("companies", "contacts", "deals"))
     total += sum(
