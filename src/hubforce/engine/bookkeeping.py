@@ -85,7 +85,12 @@ def gather(
     append_audit = book.audit.append
     for record, outcome in zip(records, outcomes, strict=True):
         created = outcome.created
-        hs_id = created.get(HUBSPOT) or (record.hubspot.id if record.hubspot else None)
+        linked = outcome.linked
+        hs_id = (
+            created.get(HUBSPOT)
+            or linked.get(HUBSPOT)
+            or (record.hubspot.id if record.hubspot else None)
+        )
         sf_id = created.get(SALESFORCE) or (record.salesforce.id if record.salesforce else None)
         sf_type = record.salesforce.object_type if record.salesforce else None
         decided = (
@@ -140,6 +145,10 @@ def gather(
                         decided,
                         run_id,
                     )
+                elif target in linked:
+                    # Linked to the record that already held the key: the intent is settled.
+                    book.created[target][op.source.id] = linked[target]
+                    report.matched += 1
                 elif target in outcome.failed:
                     book.refused[target].append(op.source.id)
             elif type(op) is Unlink:
@@ -163,7 +172,11 @@ def gather(
         for side, kind in outcome.operations.items():
             if kind == "delete" and side in outcome.written:
                 report.bump(report.deleted, side.value)
-        if hs_id and sf_id and sf_type and not unlinked:
+        if linked and hs_id and sf_id and sf_type:
+            # As a match: no snapshot, so the next plan compares both sides field by field.
+            links[hs_id] = Link(pair, hs_id, sf_type, sf_id)
+            lookup.add(pair, hs_id, sf_id)
+        elif hs_id and sf_id and sf_type and not unlinked:
             snapshot = record.snapshot_after(outcome.failed)
             if snapshot is not None:
                 links[hs_id] = Link(pair, hs_id, sf_type, sf_id, snapshot)

@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hubforce.connectors.hubspot.errors import existing_id
 from hubforce.connectors.hubspot.wire import ASSOCIATION_TYPES
 from hubforce.connectors.records import RemoteRecord, WriteResult
 from hubforce.engine.concurrency import gather_or_cancel
 from hubforce.engine.context import SyncContext
 from hubforce.engine.lookup import LinkLookup
+from hubforce.engine.reading import read_fields
 from hubforce.errors import Category, RecordFailure
 from hubforce.store import NewIntent
 from hubforce.sync.fields import ASSOCIATION_PREFIX, PairMapping
@@ -29,9 +31,11 @@ from hubforce.sync.operations import Create, Delete, RecordPlan, Update
 @dataclass(slots=True)
 class RecordOutcome:
     """What happened to one record plan's writes (`stored`: a created record as the server
-    answered it, when the answer carries it)."""
+    answered it, when the answer carries it; `linked`: a create refused because the record
+    already exists there, linked to that record instead)."""
 
     created: dict[Side, str] = field(default_factory=dict)
+    linked: dict[Side, str] = field(default_factory=dict)
     stored: dict[Side, RemoteRecord] = field(default_factory=dict)
     failed: dict[Side, RecordFailure] = field(default_factory=dict)
     written: set[Side] = field(default_factory=set)
@@ -174,6 +178,57 @@ class Writer:
                 outcome.failed[side] = result.failure or _failure(
                     Category.UNKNOWN, "NO_ID", "the create returned no id"
                 )
+        if side is Side.HUBSPOT:
+            await self._link_existing(object_type, items, outcomes)
+
+    async def _link_existing(
+        self, object_type: str, items: list[tuple[int, Create]], outcomes: list[RecordOutcome]
+    ) -> None:
+        """Creates HubSpot refused with 409 "Existing ID: N" (the e-mail is taken by a contact
+        the match lookup did not see: created since, or not in the search index yet): link
+        the source to that contact, as a match would, unless it is linked to another record."""
+        side = Side.HUBSPOT
+        pair = self.mapping.name
+        taken: dict[int, tuple[str, Create]] = {}
+        for index, op in items:
+            failure = outcomes[index].failed.get(side)
+            found = existing_id(failure) if failure is not None else None
+            if found is not None:
+                taken[index] = (found, op)
+        if not taken:
+            return
+        ids = list(dict.fromkeys(found for found, _ in taken.values()))
+        # Read by id, not search: the search index is what missed the contact.
+        live = await self.ctx.hubspot.read(
+            object_type, ids, read_fields(self.mapping, side, object_type)
+        )
+        linked = self.ctx.store.links.get_many(pair, side, ids, include_deleted=False)
+        owners: dict[str, str] = {  # HubSpot id -> Salesforce id it is (or now gets) linked to
+            hs_id: link.salesforce_id for hs_id, link in linked.items()
+        }
+        for hs_id in ids:
+            cached = self.lookup.to_salesforce(pair, hs_id)
+            if cached is not None:
+                owners.setdefault(hs_id, cached)
+        for index, (found, op) in taken.items():
+            source = op.source
+            record = live.get(found)
+            if record is None or record.id != found:
+                continue  # gone (archived, merged away): the duplicate failure stands
+            owner = owners.get(found)
+            if owner is not None and owner != source.id:
+                outcomes[index].failed[side] = _failure(
+                    Category.DUPLICATE,
+                    "EXISTING_LINKED",
+                    f"HubSpot {object_type} {found} already holds this e-mail and is linked to "
+                    f"Salesforce record {owner}; Salesforce {source.object_type} {source.id} "
+                    "was not created nor linked",
+                )
+                continue
+            owners[found] = source.id
+            outcome = outcomes[index]
+            del outcome.failed[side]
+            outcome.linked[side] = found
 
     def _split_associations(self, wire: dict[str, Any]) -> list[tuple[str, int]]:
         """Move `assoc:<type>` values out of HubSpot properties into create associations."""
