@@ -175,6 +175,7 @@ class _Planner:
                 sf_changed,
                 hs.modified_at_of(key) if hs is not None else 0,
                 sf.modified_at_of(key) if sf is not None else 0,
+                first=key not in base_hs and key not in base_sf,
             )
             if decision is None:
                 continue  # wait until the side the rule needs has been read

@@ -5,7 +5,9 @@ value (or its image, see `mapping.fit`).
 
 - `two_way`: a one-sided change propagates (a blanking too); when both sides changed to
   different values the newest field timestamp wins, and a tie goes to Salesforce so the answer
-  never depends on input order.
+  never depends on input order. At a link's first comparison (no value was ever agreed for the
+  field) a blank never wins against a value: nothing says the blank was meant, so the value
+  fills it instead of being erased.
 - `always_salesforce` / `always_hubspot`: that side's value, even blank; a change on the other
   side is reverted (an "override", audited with the rule).
 - `prefer_salesforce_unless_blank` / `prefer_hubspot_unless_blank`: that side's value unless it
@@ -44,12 +46,14 @@ def decide(
     salesforce_changed: bool,
     hubspot_at: int,
     salesforce_at: int,
+    first: bool = False,
 ) -> tuple[Side, str] | None:
     """The side whose value wins and why, or None when the rule cannot decide yet.
 
     Called only when at least one side changed. A side whose value is UNKNOWN cannot win;
     when the rule needs it (e.g. always_salesforce with Salesforce unknown) the answer is None
-    and the field waits until that side is read.
+    and the field waits until that side is read. `first`: no value was ever agreed for the
+    field on this link (a new match), so under two_way a value beats a blank.
     """
     hs_known = hubspot is not UNKNOWN
     sf_known = salesforce is not UNKNOWN
@@ -62,6 +66,10 @@ def decide(
             return (HUBSPOT, "only HubSpot's value is known") if hs_known else None
         if not hs_known:
             return SALESFORCE, "only Salesforce's value is known"
+        if first and _blank(hubspot) != _blank(salesforce):
+            if _blank(hubspot):
+                return SALESFORCE, "fills HubSpot's blank"
+            return HUBSPOT, "fills Salesforce's blank"
         if hubspot_at > salesforce_at:
             return HUBSPOT, "newest change (HubSpot)"
         if salesforce_at > hubspot_at:
@@ -89,5 +97,5 @@ def _prefer(side: Side, preferred: Current, other: Current) -> tuple[Side, str] 
     return side.other, f"{name} is blank"
 
 
-def _blank(value: CanonicalValue) -> bool:
+def _blank(value: Current) -> bool:
     return value is None or value == ()

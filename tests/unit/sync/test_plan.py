@@ -287,6 +287,18 @@ def test_matched_records_that_differ_are_settled_by_the_rule() -> None:
     assert plan.conflicts()[0].rule is Rule.ALWAYS_HUBSPOT
 
 
+def test_a_new_match_fills_a_blank_instead_of_erasing_the_value() -> None:
+    # The newer HubSpot record is blank: nothing says the blank was meant, so the value stays.
+    fresh = Link("contacts", "h1", "Lead", "s1", None)
+    plan = plan_changes(
+        mapping_for(Rule.TWO_WAY),
+        [hs({"title": None}, 9000), sf({"title": "VP"}, 1000)],
+        [fresh],
+    )
+    assert one_update(plan, HS).values == {"title": "VP"}
+    assert not any(isinstance(op, Update) for op in plan.operations(SF))
+
+
 def test_unlinked_hubspot_record_becomes_a_lead_with_assignment_flag() -> None:
     mapping = mapping_for(Rule.TWO_WAY, assign=True)
     plan = plan_changes(mapping, [hs({"title": "CEO", "city": None})], [])

@@ -57,3 +57,19 @@ def test_two_way_conflict_is_newest_wins_with_salesforce_on_ties(hs_at: int, sf_
     decision = decide(Rule.TWO_WAY, "a", "b", True, True, hs_at, sf_at)
     assert decision is not None
     assert decision[0] is (HS if hs_at > sf_at else SF)
+
+
+@given(st.integers(), st.integers(), st.sampled_from([None, ()]), st.booleans())
+def test_two_way_first_comparison_fills_a_blank_whichever_is_newer(
+    hs_at: int, sf_at: int, blank: tuple[()] | None, hubspot_blank: bool
+) -> None:
+    hubspot, salesforce = (blank, "kept") if hubspot_blank else ("kept", blank)
+    decision = decide(Rule.TWO_WAY, hubspot, salesforce, True, True, hs_at, sf_at, first=True)
+    assert decision is not None
+    assert decision[0] is (SF if hubspot_blank else HS)
+
+
+def test_two_way_blank_wins_by_date_once_a_value_was_agreed() -> None:
+    # After a first agreement a blanking is a real edit: newest wins, as for any value.
+    decision = decide(Rule.TWO_WAY, None, "old", True, True, 9, 2)
+    assert decision == (HS, "newest change (HubSpot)")
