@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from hubforce.alerts.digest import AlertKind, Digest
 from hubforce.config import HubforceConfig
 from hubforce.connectors.governor import hubspot_governor
 from hubforce.connectors.http import RetryPolicy
@@ -42,6 +44,28 @@ _READ_SUFFIXES = ("/search", "/batch/read", "/query", "/queryAll", "/describe")
 
 async def _no_sleep(_seconds: float) -> None:
     return None
+
+
+async def until(what: str, check: Callable[[], bool], deadline_s: float = 10.0) -> None:
+    """Poll `check` on the running loop until it holds; fail naming `what` past the deadline."""
+    deadline = time.monotonic() + deadline_s
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {deadline_s} s"
+        await asyncio.sleep(0.005)
+
+
+class Recorder:
+    """A Slack notifier stand-in that keeps every digest it is given."""
+
+    def __init__(self) -> None:
+        self.sent: list[Digest] = []
+
+    def send(self, digest: Digest) -> bool:
+        self.sent.append(digest)
+        return True
+
+    def kinds(self) -> list[list[AlertKind]]:
+        return [[alert.kind for alert in digest.alerts] for digest in self.sent]
 
 
 def write_calls(stats: dict[str, Any]) -> int:

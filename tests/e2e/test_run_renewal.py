@@ -9,12 +9,10 @@ it, the poll succeeds and the recovery is alerted once, with no restart.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 
 import httpx
 
-from hubforce.alerts.digest import AlertKind, Digest
+from hubforce.alerts.digest import AlertKind
 from hubforce.config import HubforceConfig
 from hubforce.engine.local import EMULATOR_ENV, local_config
 from hubforce.engine.reconnect import Reconnector
@@ -23,28 +21,9 @@ from hubforce.server.app import ServerSettings
 from hubforce.server.service import build_service
 from hubforce.server.webhooks import WebhookSettings
 from hubforce.sync.model import Side
-from tests.e2e.conftest import HS_URL, SF_URL, Harness
+from tests.e2e.conftest import HS_URL, SF_URL, Harness, Recorder, until
 
 POLL_S = 0.05
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[Digest] = []
-
-    def send(self, digest: Digest) -> bool:
-        self.sent.append(digest)
-        return True
-
-    def kinds(self) -> list[list[AlertKind]]:
-        return [[alert.kind for alert in digest.alerts] for digest in self.sent]
-
-
-async def _until(what: str, check: Callable[[], bool], deadline_s: float = 10.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not check():
-        assert time.monotonic() < deadline, f"{what}: not within {deadline_s} s"
-        await asyncio.sleep(0.01)
 
 
 def test_the_services_poll_picks_up_a_secret_renewed_in_the_configuration(
@@ -80,7 +59,7 @@ def test_the_services_poll_picks_up_a_secret_renewed_in_the_configuration(
                 rotated, ctx, settings, http, salesforce_poll_seconds=POLL_S, reconnector=keeper
             )
             async with app.router.lifespan_context(app):
-                await _until("the poll refused", lambda: Side.SALESFORCE in keeper.failed)
+                await until("the poll refused", lambda: Side.SALESFORCE in keeper.failed)
                 failed_at = salesforce.calls.total
                 await asyncio.sleep(5 * POLL_S)  # polls keep coming on their interval...
                 assert recorder.kinds() == [[AlertKind.AUTH_FAILED]]  # ...alerted once
@@ -88,8 +67,8 @@ def test_the_services_poll_picks_up_a_secret_renewed_in_the_configuration(
                 assert salesforce.calls.total == failed_at  # renewals are token calls only
 
                 in_file[0] = harness.config  # the new secret, written into the file
-                await _until("the recovery", lambda: len(recorder.sent) == 2)
-                await _until("a poll through", lambda: salesforce.calls.total > failed_at)
+                await until("the recovery", lambda: len(recorder.sent) == 2)
+                await until("a poll through", lambda: salesforce.calls.total > failed_at)
             assert recorder.kinds()[1] == [AlertKind.AUTH_RECOVERED]
             assert keeper.failed == {} and keeper.renewals == 1
             assert ctx.salesforce is salesforce  # the poller's client, renewed in place

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from hubforce.alerts.digest import AlertKind, Digest
+from hubforce.alerts.digest import AlertKind
 from hubforce.config import HubforceConfig
 from hubforce.engine.local import EMULATOR_ENV, local_config
 from hubforce.engine.reconnect import Reconnector
@@ -29,28 +28,9 @@ from hubforce.server.events import ChangeEvent
 from hubforce.server.service import build_service
 from hubforce.server.webhooks import WebhookSettings
 from hubforce.sync.model import Side
-from tests.e2e.conftest import HS_URL, SF_URL, Harness, V
+from tests.e2e.conftest import HS_URL, SF_URL, Harness, Recorder, V, until
 
 HOOK_TOKEN = "hook-token-for-tests"
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[Digest] = []
-
-    def send(self, digest: Digest) -> bool:
-        self.sent.append(digest)
-        return True
-
-    def kinds(self) -> list[list[AlertKind]]:
-        return [[alert.kind for alert in digest.alerts] for digest in self.sent]
-
-
-async def _until(what: str, check: Callable[[], bool], deadline_s: float = 10.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not check():
-        assert time.monotonic() < deadline, f"{what}: not within {deadline_s} s"
-        await asyncio.sleep(0.01)
 
 
 def _edit_linked_contacts(harness: Harness, *titles: str) -> list[tuple[str, str, str]]:
@@ -130,13 +110,13 @@ def test_a_change_refused_by_a_side_is_synced_once_the_side_is_renewed(
                     assert answer.status_code == 202, answer.text
 
                 await hook(first_id)
-                await _until("the refusal", lambda: Side.SALESFORCE in keeper.failed)
+                await until("the refusal", lambda: Side.SALESFORCE in keeper.failed)
                 ready = (await client.get("/readyz")).json()
                 assert ready["status"] == "degraded" and ready["connections"]["hubspot"] == "ok"
                 stopped = ready["connections"]["salesforce"]
                 assert stopped.startswith("stopped: Authentication failed: reauthorize Salesforce")
                 assert "hubforce connect salesforce" in stopped
-                await _until("the id parked", lambda: ready_waiting(app) == 1)
+                await until("the id parked", lambda: ready_waiting(app) == 1)
                 assert recorder.kinds() == [[AlertKind.AUTH_FAILED]]  # at once, not at a poll
                 assert await title() != "Refused meanwhile"
 
@@ -147,7 +127,7 @@ def test_a_change_refused_by_a_side_is_synced_once_the_side_is_renewed(
                 while await title() != "Refused meanwhile":  # the parked change, synced
                     assert time.monotonic() < deadline, "the parked change never arrived"
                     await asyncio.sleep(0.02)
-                await _until("nothing waiting", lambda: ready_waiting(app) == 0)
+                await until("nothing waiting", lambda: ready_waiting(app) == 0)
                 ready = (await client.get("/readyz")).json()
                 assert ready["status"] == "ready"
             assert recorder.kinds()[-1] == [AlertKind.AUTH_RECOVERED]
@@ -225,7 +205,7 @@ def test_a_workflow_action_refused_by_a_side_marks_it_stopped_at_once(harness: H
                 )
                 batcher = app.state.dispatcher.batcher
                 app.state.dispatcher.submit([event])
-                await _until("the refusal", lambda: Side.SALESFORCE in keeper.failed)
+                await until("the refusal", lambda: Side.SALESFORCE in keeper.failed)
                 # Marked by the action itself: the record's targeted sync (queued after its
                 # workflows, then batched for 0.25 s) has not run yet.
                 assert (batcher.stats.batches_run, batcher.stats.batches_failed) == (0, 0)

@@ -13,13 +13,11 @@ again while the retry is creating the Lead creates nothing twice.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -34,7 +32,7 @@ from hubforce.server.service import build_service
 from hubforce.server.webhooks import WebhookSettings
 from hubforce.store.tables import workflow_runs
 from hubforce.sync.model import Side
-from tests.e2e.conftest import HS_URL, SF_URL, Harness, V
+from tests.e2e.conftest import HS_URL, SF_URL, Harness, V, until
 
 SECRET = "whsec-retry"
 HOOK_URL = "http://run/webhooks/hubspot"
@@ -57,13 +55,6 @@ LEAD_WORKFLOW = {
         }
     ],
 }
-
-
-async def _until(what: str, check: Callable[[], bool], deadline_s: float = 10.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not check():
-        assert time.monotonic() < deadline, f"{what}: not within {deadline_s} s"
-        await asyncio.sleep(0.005)
 
 
 def _signed(body: bytes) -> dict[str, str]:
@@ -162,7 +153,7 @@ def test_a_run_refused_during_an_outage_creates_its_lead_once_after_the_fix(
                     assert answer.status_code == 204, answer.text
 
                 await deliver(0)
-                await _until(
+                await until(
                     "the run waiting", lambda: [r["status"] for r in _runs(harness)] == ["waiting"]
                 )
                 assert Side.SALESFORCE in keeper.failed
@@ -170,12 +161,12 @@ def test_a_run_refused_during_an_outage_creates_its_lead_once_after_the_fix(
                 assert 'hubforce_workflow_runs{state="waiting"} 1.0' in metrics
                 # HubSpot's own retry of the webhook: the key is held, nothing runs.
                 await deliver(1)
-                await _until("the redelivery handled", lambda: app.state.dispatcher.idle)
+                await until("the redelivery handled", lambda: app.state.dispatcher.idle)
                 # Scheduled retry passes run every 0.05 s meanwhile; Salesforce is known
                 # refused, so they leave the run alone and spend no attempt on it.
                 retrier = keeper.listeners[-1].__self__  # type: ignore[attr-defined]
                 seen = retrier.passes
-                await _until("three scheduled passes", lambda: retrier.passes >= seen + 3)
+                await until("three scheduled passes", lambda: retrier.passes >= seen + 3)
                 assert retrier.last.blocked == 1 and retrier.last.retried == 0
                 assert _runs(harness)[0]["attempts"] == 1 and await leads() == []
 
@@ -186,16 +177,16 @@ def test_a_run_refused_during_an_outage_creates_its_lead_once_after_the_fix(
                     Side.SALESFORCE, "POST", "/__emulator__/faults", {"rules": [slow]}
                 )
                 in_file[0] = fixed  # the new password, written into the configuration file
-                await _until(
+                await until(
                     "the retry under way",
                     lambda: [r["status"] for r in _runs(harness)] != ["waiting"],
                 )
                 await deliver(2)  # during the retry (it holds the key: `running`)
-                await _until(
+                await until(
                     "the retry done",
                     lambda: [r["status"] for r in _runs(harness)] == ["succeeded"],
                 )
-                await _until("idle", lambda: app.state.dispatcher.idle)
+                await until("idle", lambda: app.state.dispatcher.idle)
                 await harness._call(Side.SALESFORCE, "DELETE", "/__emulator__/faults", None)
             (run,) = _runs(harness)
             assert run["attempts"] == 2  # the refused one and the retry: none while refused
