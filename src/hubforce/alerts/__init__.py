@@ -17,7 +17,6 @@ from hubforce.alerts.signals import Signals, signals_from_outcome
 from hubforce.alerts.slack import SlackNotifier, notifier_from_config, render_message
 from hubforce.alerts.state import (
     alert_after_attempt,
-    alert_after_cycle,
     current_health,
     load_state,
     save_state,
@@ -33,7 +32,6 @@ __all__ = [
     "Signals",
     "SlackNotifier",
     "alert_after_attempt",
-    "alert_after_cycle",
     "current_health",
     "decide",
     "load_state",

@@ -1,4 +1,4 @@
-"""What a cycle's outcome says about connection health, as input for `alert_after_cycle` (pure).
+"""What a cycle's outcome says about connection health, as input for `alert_after_attempt` (pure).
 
 A cycle either finishes (everything healthy apart from record failures) or stops on a fatal
 error: `AuthFailed` means that side's connection needs reauthorizing, `RateLimited` on the

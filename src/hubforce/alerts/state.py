@@ -118,28 +118,6 @@ def _decide(
     return previous, digest, state
 
 
-def alert_after_cycle(
-    store: Store,
-    notifier: Notifier | None,
-    *,
-    auth_failed: Mapping[str, str] | None = None,
-    paused: Mapping[str, str] | None = None,
-    failing: Mapping[str, str] | None = None,
-    on_recovery: bool = True,
-    channel: str = "slack",
-) -> Digest | None:
-    """Decide and send this cycle's digest; returns it (None if nothing changed or no
-    notifier is configured). Never raises for a delivery failure."""
-    if notifier is None:
-        return None
-    previous, digest, state = _decide(store, channel, auth_failed, paused, on_recovery, failing)
-    if digest is not None and not notifier.send(digest):
-        return digest
-    if state != previous:
-        save_state(store, state, channel)
-    return digest
-
-
 async def alert_after_attempt(
     store: Store,
     notifier: Notifier | None,
@@ -150,8 +128,10 @@ async def alert_after_attempt(
     on_recovery: bool = True,
     channel: str = "slack",
 ) -> Digest | None:
-    """`alert_after_cycle` for code on an event loop: the webhook call (blocking, up to its
-    timeout) runs on a worker thread, so the loop keeps serving meanwhile."""
+    """Decide and send the digest after an attempt (a cycle, a poll, a targeted sync); returns
+    it (None if nothing changed or no notifier is configured). Never raises for a delivery
+    failure. The webhook call (blocking, up to its timeout) runs on a worker thread, so the
+    event loop keeps serving meanwhile."""
     if notifier is None:
         return None
     previous, digest, state = _decide(store, channel, auth_failed, paused, on_recovery, failing)
@@ -166,7 +146,6 @@ __all__ = [
     "STATE_PAIR",
     "Notifier",
     "alert_after_attempt",
-    "alert_after_cycle",
     "current_health",
     "group_health",
     "load_state",

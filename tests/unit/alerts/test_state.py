@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hubforce.alerts.digest import AlertKind, Digest
-from hubforce.alerts.state import alert_after_cycle, load_state
+from hubforce.alerts.state import alert_after_attempt, load_state
 from hubforce.store import NewFailure, Store, open_store
 
 
@@ -52,7 +53,7 @@ def _reject(store: Store, n: int, *, start: int = 0, email_prefix: str = "user")
 def test_five_hundred_rejections_of_one_cause_send_one_alert_once(store: Store) -> None:
     _reject(store, 500)
     notifier = FakeNotifier()
-    digest = alert_after_cycle(store, notifier)
+    digest = asyncio.run(alert_after_attempt(store, notifier))
     assert digest is not None and len(notifier.sent) == 1
     (alert,) = digest.alerts
     assert alert.count == 500 and alert.subject == "contacts"
@@ -60,17 +61,17 @@ def test_five_hundred_rejections_of_one_cause_send_one_alert_once(store: Store) 
     assert "invalid email address" in alert.example
     # More of the same next cycle: nothing new to say.
     _reject(store, 20, start=500)
-    assert alert_after_cycle(store, notifier) is None
+    assert asyncio.run(alert_after_attempt(store, notifier)) is None
     assert len(notifier.sent) == 1
 
 
 def test_resolving_the_group_sends_the_recovery(store: Store) -> None:
     _reject(store, 3)
     notifier = FakeNotifier()
-    alert_after_cycle(store, notifier)
+    asyncio.run(alert_after_attempt(store, notifier))
     ids = [f"003000000000{i:03d}AAA" for i in range(3)]
     assert store.failures.resolve("contacts", salesforce_ids=ids) == 3
-    digest = alert_after_cycle(store, notifier)
+    digest = asyncio.run(alert_after_attempt(store, notifier))
     assert digest is not None
     assert [a.kind for a in digest.alerts] == [AlertKind.FAILURES_RECOVERED]
     assert load_state(store).groups == {}
@@ -80,14 +81,18 @@ def test_state_survives_reopening_the_store(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'again.db'}"
     first = open_store(url)
     _reject(first, 2)
-    alert_after_cycle(first, FakeNotifier(), auth_failed={"hubspot": "BAD_REFRESH_TOKEN"})
+    asyncio.run(
+        alert_after_attempt(first, FakeNotifier(), auth_failed={"hubspot": "BAD_REFRESH_TOKEN"})
+    )
     first.close()
     second = open_store(url)
     try:
         state = load_state(second)
         assert state.auth_failed == frozenset({"hubspot"}) and len(state.groups) == 1
         notifier = FakeNotifier()
-        assert alert_after_cycle(second, notifier, auth_failed={"hubspot": "x"}) is None
+        assert (
+            asyncio.run(alert_after_attempt(second, notifier, auth_failed={"hubspot": "x"})) is None
+        )
         assert notifier.sent == []
     finally:
         second.close()
@@ -96,10 +101,10 @@ def test_state_survives_reopening_the_store(tmp_path: Path) -> None:
 def test_an_alert_slack_refused_is_tried_again_next_cycle(store: Store) -> None:
     _reject(store, 1)
     refusing = FakeNotifier(accept=False)
-    alert_after_cycle(store, refusing, paused={"salesforce": "23:00"})
+    asyncio.run(alert_after_attempt(store, refusing, paused={"salesforce": "23:00"}))
     assert load_state(store).paused == frozenset()
     accepting = FakeNotifier()
-    digest = alert_after_cycle(store, accepting, paused={"salesforce": "23:00"})
+    digest = asyncio.run(alert_after_attempt(store, accepting, paused={"salesforce": "23:00"}))
     assert digest is not None
     assert sorted(a.kind for a in digest.alerts) == [
         AlertKind.BUDGET_PAUSED,
@@ -110,5 +115,5 @@ def test_an_alert_slack_refused_is_tried_again_next_cycle(store: Store) -> None:
 
 def test_no_notifier_configured_means_no_work(store: Store) -> None:
     _reject(store, 1)
-    assert alert_after_cycle(store, None) is None
+    assert asyncio.run(alert_after_attempt(store, None)) is None
     assert load_state(store).groups == {}

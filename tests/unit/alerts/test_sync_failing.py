@@ -3,6 +3,7 @@ unreachable store, a bug) are announced once, with their recovery, and remembere
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from hubforce.alerts.digest import AlertKind, AlertState, Digest, Health, decide
 from hubforce.alerts.signals import failing_from_outcome, failing_subject
 from hubforce.alerts.slack import render_message
-from hubforce.alerts.state import STATE_PAIR, alert_after_cycle, load_state
+from hubforce.alerts.state import STATE_PAIR, alert_after_attempt, load_state
 from hubforce.errors import (
     AuthFailed,
     Category,
@@ -96,11 +97,15 @@ def test_a_bug_names_its_job_and_slack_renders_it() -> None:
 
 def test_the_state_survives_a_restart_and_an_older_state_still_loads(store: Store) -> None:
     notifier = FakeNotifier()
-    alert_after_cycle(store, notifier, failing={"store": "the state store is unavailable (x)"})
+    asyncio.run(
+        alert_after_attempt(
+            store, notifier, failing={"store": "the state store is unavailable (x)"}
+        )
+    )
     assert load_state(store).failing == frozenset({"store"})
-    assert alert_after_cycle(store, notifier, failing={"store": "again"}) is None
+    assert asyncio.run(alert_after_attempt(store, notifier, failing={"store": "again"})) is None
     assert len(notifier.sent) == 1
-    digest = alert_after_cycle(store, notifier)
+    digest = asyncio.run(alert_after_attempt(store, notifier))
     assert digest is not None and digest.alerts[0].kind is AlertKind.SYNC_RECOVERED
     assert digest.alerts[0].text == "State store: the sync works again"
     # A state saved before the signal existed has no "failing" key.
