@@ -40,7 +40,8 @@ class WriteResult:
     """The outcome of one input of a batch write, at the input's position `index`.
 
     `record` is the record as the server stored it, when the answer carries it (HubSpot's
-    batch create does; Salesforce Collections answer with ids only).
+    batch create does; Salesforce Collections answer with ids only). `modified_at` is when the
+    server says the write landed (HubSpot's `updatedAt`, epoch ms), when the answer says so.
     """
 
     index: int
@@ -49,6 +50,7 @@ class WriteResult:
     created: bool = False
     failure: RecordFailure | None = None
     record: RemoteRecord | None = None
+    modified_at: int | None = None
 
 
 @dataclass(slots=True)

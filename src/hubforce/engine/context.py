@@ -33,13 +33,15 @@ def wall_clock_ms() -> int:
 class CycleOptions:
     """How a cycle runs.
 
-    `round_size` bounds memory: at most that many changed records per side are held at once.
+    `round_size` and `read_ahead` bound memory: a round holds at most `round_size` changed
+    records per side, and at most `read_ahead` rounds are read ahead of the one in progress.
     `overlap_ms` re-reads a little before each cursor (late commits, search index lag); the
     snapshot comparison makes the re-read harmless.
     """
 
     dry_run: bool = False
     round_size: int = 2000
+    read_ahead: int = 4
     overlap_ms: int = 5000
     pairs: tuple[str, ...] | None = None
     after_write: WriteHook | None = None

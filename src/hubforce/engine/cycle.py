@@ -44,6 +44,7 @@ from hubforce.engine.reading import (
 )
 from hubforce.engine.recovery import recover_intents
 from hubforce.engine.settling import book_follow_ups, settle_creates
+from hubforce.engine.tail import ConfirmingTail, SeenStamps
 from hubforce.engine.writing import Writer
 from hubforce.errors import HubforceError, RecordFailure
 from hubforce.store import RunStatus
@@ -125,10 +126,12 @@ async def sync_pair(
 ) -> PairReport:
     """Sync one object pair until both sides' changes up to the signpost are recorded.
 
-    While a round is matched, planned, written and recorded, the next round is read (one round
-    ahead at most, so memory stays bounded by two rounds): HubSpot's search window and its
-    ten-second window, and Salesforce, are then busy at the same time. Cursors still move only
-    with a round's bookkeeping, over that round's records.
+    While a round is matched, planned, written and recorded, the next rounds are read (up to
+    `read_ahead` rounds, so memory stays bounded): HubSpot's search window and its ten-second
+    window, and Salesforce, are then busy at the same time. Once the signpost is reached the
+    confirming tail (`engine/tail.py`) reads back HubSpot's records the cycle writes, in the
+    search window the reads no longer need. Cursors still move only with a round's
+    bookkeeping, over that round's records.
     """
     report = PairReport(mapping.name)
     options = ctx.options
@@ -140,12 +143,16 @@ async def sync_pair(
         for side in (Side.HUBSPOT, Side.SALESFORCE)
     }
     readers = {side: SideReader(ctx, mapping, side, cursors[side], until) for side in cursors}
+    seen = SeenStamps()
+    tail = None if options.dry_run else ConfirmingTail(ctx, mapping, until, seen)
+    rounds_done = asyncio.Event()
     started = time.perf_counter()
     # A smaller first round would start writing sooner, but splitting changes that fit in one
     # round costs twin reads (the other side is then not read to the end) and partial batches.
-    ahead: asyncio.Task[_Round] | None = asyncio.create_task(
-        _read_round(readers, options.round_size)
-    )
+    queue: asyncio.Queue[_Round] = asyncio.Queue(maxsize=max(1, options.read_ahead))
+    background = [
+        asyncio.create_task(_read_rounds(readers, options.round_size, queue, tail, rounds_done))
+    ]
     read_by_id: dict[Side, set[str]] = {Side.HUBSPOT: set(), Side.SALESFORCE: set()}
     try:
         deleted = {side: await read_deleted(ctx, mapping, side, cursors[side]) for side in cursors}
@@ -155,12 +162,11 @@ async def sync_pair(
                 deleted[side] += retried[side]
                 report.bump(report.read, f"{side}:retried", len(retried[side]))
         is_first = True
-        while ahead is not None:
-            current = await ahead
+        last = False
+        while not last:
+            current = await _next_round(queue, background[0])
             report.clock("read", started)
-            ahead = None
-            if not current.last:
-                ahead = asyncio.create_task(_read_round(readers, options.round_size))
+            last = current.last
             extras = deleted if is_first else {Side.HUBSPOT: [], Side.SALESFORCE: []}
             if current.hubspot or current.salesforce or is_first:
                 await run_round(
@@ -175,14 +181,20 @@ async def sync_pair(
                     report,
                     exhausted=current.exhausted,
                     read_by_id=read_by_id,
+                    stamps=seen,
                 )
             is_first = False
             if options.progress is not None:
                 options.progress(mapping.name, len(current.hubspot) + len(current.salesforce))
             started = time.perf_counter()  # waiting for the read ahead counts as reading
+        rounds_done.set()
+        await background[0]  # the reader, and the tail's reads while the rounds ran
+        if tail is not None:
+            await _confirm(ctx, mapping, readers, tail, run_id, lookup, report, seen)
+            report.clock("confirm", started)
     finally:
-        if ahead is not None:  # an error in a round: stop the read ahead before leaving
-            await cancel_and_wait(ahead)
+        # An error in a round: stop the reads ahead before leaving.
+        await cancel_and_wait(*background)
         for reader in readers.values():
             await reader.aclose()
     for side, reader in readers.items():
@@ -195,6 +207,77 @@ async def sync_pair(
             for side, reader in readers.items():
                 uow.cursors.set(mapping.name, str(side), reader.cursor.dumps())
     return report
+
+
+async def _read_rounds(
+    readers: Mapping[Side, SideReader],
+    size: int,
+    queue: asyncio.Queue[_Round],
+    tail: ConfirmingTail | None,
+    rounds_done: asyncio.Event,
+) -> None:
+    """Read every round up to the signpost into `queue`; then, with the search window free,
+    follow the cycle's HubSpot writes until the rounds are done."""
+    while True:
+        current = await _read_round(readers, size)
+        await queue.put(current)
+        if current.last:
+            break
+    if tail is not None:
+        await tail.follow(rounds_done)
+
+
+async def _next_round(queue: asyncio.Queue[_Round], reading: asyncio.Task[None]) -> _Round:
+    """The next round read; the reader's error if it failed instead."""
+    if queue.empty() and reading.done():
+        reading.result()  # raises the read's error
+    getting = asyncio.ensure_future(queue.get())
+    await asyncio.wait([getting, reading], return_when=asyncio.FIRST_COMPLETED)
+    if not getting.done():
+        await cancel_and_wait(getting)
+        reading.result()
+        raise RuntimeError("the round reader ended without the last round")  # pragma: no cover
+    return getting.result()
+
+
+async def _confirm(
+    ctx: SyncContext,
+    mapping: PairMapping,
+    readers: Mapping[Side, SideReader],
+    tail: ConfirmingTail,
+    run_id: int | None,
+    lookup: LinkLookup,
+    report: PairReport,
+    seen: SeenStamps,
+) -> None:
+    """Plan what the confirming tail read that the cycle did not write itself."""
+    hubspot = readers[Side.HUBSPOT]
+    read_by_id: dict[Side, set[str]] = {Side.HUBSPOT: set(), Side.SALESFORCE: set()}
+    async for copies in tail.rest():
+        report.bump(report.read, "hubspot:confirmed", len(copies))
+        news = tail.news(copies)
+        hubspot.advance(copies)  # echoes passed over move the cursor too
+        if not news:
+            continue
+        await run_round(
+            ctx,
+            mapping,
+            readers,
+            news,
+            [],
+            {Side.HUBSPOT: [], Side.SALESFORCE: []},
+            run_id,
+            lookup,
+            report,
+            exhausted={Side.HUBSPOT: True, Side.SALESFORCE: False},
+            read_by_id=read_by_id,
+            stamps=seen,
+        )
+    if tail.reached is not None:
+        for kind in hubspot.object_types():
+            mark = (tail.reached, "")
+            if mark > hubspot.cursor.changed.get(kind, (0, "")):
+                hubspot.cursor.changed[kind] = mark
 
 
 async def run_round(
@@ -210,6 +293,7 @@ async def run_round(
     *,
     exhausted: Mapping[Side, bool] | None = None,
     read_by_id: Mapping[Side, set[str]] | None = None,
+    stamps: SeenStamps | None = None,
 ) -> None:
     """Match, plan, write and record one round of changes (`extras`: HubSpot archives and
     retried failures, which are planned but do not move the cursors). `exhausted` tells which
@@ -291,7 +375,9 @@ async def run_round(
     if ctx.options.dry_run:
         _describe(plan, report)
         return
-    writer = Writer(ctx, mapping, lookup, run_id)
+    if stamps is not None:
+        stamps.planned(hs_all)
+    writer = Writer(ctx, mapping, lookup, run_id, stamps)
     outcomes = await writer.write(plan.records)
     started = report.clock("write", started)
     # What the servers filled in on create goes to the other side in this round, not the

@@ -20,6 +20,7 @@ from hubforce.engine.concurrency import gather_or_cancel
 from hubforce.engine.context import SyncContext
 from hubforce.engine.lookup import LinkLookup
 from hubforce.engine.reading import read_fields
+from hubforce.engine.tail import SeenStamps
 from hubforce.errors import Category, RecordFailure
 from hubforce.store import NewIntent
 from hubforce.sync.fields import ASSOCIATION_PREFIX, PairMapping
@@ -66,12 +67,18 @@ class Writer:
     """Sends one round's plan and collects the outcome of every record."""
 
     def __init__(
-        self, ctx: SyncContext, mapping: PairMapping, lookup: LinkLookup, run_id: int | None
+        self,
+        ctx: SyncContext,
+        mapping: PairMapping,
+        lookup: LinkLookup,
+        run_id: int | None,
+        seen: SeenStamps | None = None,
     ) -> None:
         self.ctx = ctx
         self.mapping = mapping
         self.lookup = lookup
         self.run_id = run_id
+        self.seen = seen  # HubSpot writes' landing stamps, for the cycle's confirming tail
 
     async def write(self, records: Sequence[RecordPlan]) -> list[RecordOutcome]:
         """Write every operation of `records`; one outcome per record, in order."""
@@ -172,6 +179,7 @@ class Writer:
             if result.ok and result.id:
                 outcome.created[side] = result.id
                 outcome.written.add(side)
+                self._landed(side, result)
                 if result.record is not None:
                     outcome.stored[side] = result.record
             else:
@@ -333,10 +341,15 @@ class Writer:
             outcome = outcomes[sent[result.index]]
             if result.ok:
                 outcome.written.add(side)
+                self._landed(side, result)
             else:
                 outcome.failed[side] = result.failure or _failure(
                     Category.UNKNOWN, "NO_RESULT", "no result for this record"
                 )
+
+    def _landed(self, side: Side, result: WriteResult) -> None:
+        if self.seen is not None and side is Side.HUBSPOT and result.id:
+            self.seen.written(result.id, result.modified_at)
 
     def _after_write(self, side: Side, kind: str, count: int) -> None:
         hook = self.ctx.options.after_write

@@ -48,6 +48,7 @@ def map_batch_results(
             str(obj.get("id")),
             created=created,
             record=_stored(obj, op, object_type),
+            modified_at=_landed(obj, object_type),
         )
     for error in body.get("errors") or ():
         failure = hs_errors.record_failure(error)
@@ -74,6 +75,7 @@ def map_batch_results(
                 str(obj.get("id")),
                 created=True,
                 record=_stored(obj, op, object_type),
+                modified_at=_landed(obj, object_type),
             )
     missing = RecordFailure.of(
         Category.UNKNOWN, "NO_RESULT", "HubSpot returned no result for this input"
@@ -90,6 +92,13 @@ def _stored(obj: Mapping[str, Any], op: str, object_type: str | None) -> RemoteR
     if op != "create" or object_type is None or obj.get("id") is None:
         return None
     return record_from_wire(obj, object_type)
+
+
+def _landed(obj: Mapping[str, Any], object_type: str | None) -> int | None:
+    """When HubSpot says the write landed: the record's last-modified stamp in the answer."""
+    if object_type is None or obj.get("id") is None:
+        return None
+    return record_from_wire(obj, object_type).modified_at or None
 
 
 def _position(

@@ -1,0 +1,152 @@
+"""The confirming tail: HubSpot's echoes of a cycle's own writes, read while it still writes.
+
+Every record a cycle writes to HubSpot moves its last-modified date past the cycle's signpost,
+so the next cycle's search has to read it back (200 a call, HubSpot's search window) only to
+find its snapshot image. After a big cycle that confirming read is as long as the writes
+themselves. The tail reads those records in the same cycle instead, as soon as the cycle's own
+read of HubSpot is done and the search window is free again, while the rounds are still being
+matched and written in the ten-second window: the two windows are independent.
+
+The tail reads in legs: each leg is an ordinary search of `[lower, upper]`, where `upper`
+stays `overlap_ms` behind the engine's clock while the cycle writes (so a record not yet in the
+search index is never passed; the overlap covers index lag, as it does at every cursor), and
+the last leg ends at the moment the cycle's rounds were done. A leg starts once a few pages of
+written records are due, so nearly every search comes back full.
+
+Copies are only planned once every round has been recorded, and a copy no newer than what the
+cycle already planned from or wrote for that id (`SeenStamps`) is passed over: it is the
+cycle's own echo, or older than it. A newer copy (someone edited the record meanwhile) is
+planned like any change. Records modified after the last leg are left for the next cycle;
+the HubSpot cursor moves with the tail, Salesforce's stays at the signpost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from collections.abc import AsyncIterator, Iterable
+
+from hubforce.connectors.records import RemoteRecord
+from hubforce.engine.context import SyncContext
+from hubforce.engine.reading import read_fields
+from hubforce.sync.fields import PairMapping
+from hubforce.sync.model import Side
+
+#: A leg starts once this many written records are due (ten full search pages).
+LEG_RECORDS = 2000
+
+
+class SeenStamps:
+    """Per HubSpot id, the newest modification a cycle planned from or wrote (epoch ms)."""
+
+    def __init__(self) -> None:
+        self._stamps: dict[str, int] = {}
+        self._written: list[int] = []  # landing stamps of the cycle's writes, sorted
+        self.changed = asyncio.Event()
+
+    def planned(self, records: Iterable[RemoteRecord]) -> None:
+        """Records a round planned from."""
+        for record in records:
+            self._note(record.id, record.modified_at)
+
+    def written(self, record_id: str, modified_at: int | None) -> None:
+        """A write HubSpot accepted, with the stamp its answer gave."""
+        if modified_at:
+            self._note(record_id, modified_at)
+            bisect.insort(self._written, modified_at)
+            self.changed.set()
+
+    def _note(self, record_id: str, modified_at: int) -> None:
+        if modified_at > self._stamps.get(record_id, 0):
+            self._stamps[record_id] = modified_at
+
+    def due(self, lower: int, upper: int) -> int:
+        """How many of the cycle's writes landed within [lower, upper]."""
+        return bisect.bisect_right(self._written, upper) - bisect.bisect_left(self._written, lower)
+
+    @property
+    def wrote(self) -> bool:
+        """The cycle has written to HubSpot."""
+        return bool(self._written)
+
+    def is_news(self, record: RemoteRecord) -> bool:
+        """The copy is newer than anything the cycle planned from or wrote for its id."""
+        return record.modified_at > self._stamps.get(record.id, 0)
+
+
+class ConfirmingTail:
+    """Reads HubSpot's changes after the cycle's signpost while the cycle writes."""
+
+    def __init__(
+        self, ctx: SyncContext, mapping: PairMapping, signpost_ms: int, seen: SeenStamps
+    ) -> None:
+        self.ctx = ctx
+        self.mapping = mapping
+        self.seen = seen
+        # From the signpost less the overlap: records the cycle's own read could not see yet
+        # (index lag) lie there, and the cursor is about to move past them.
+        self.lower = signpost_ms - ctx.options.overlap_ms
+        self.copies: list[RemoteRecord] = []
+        self.reached: int | None = None  # every record modified up to here has been read
+        self.cap = 5 * ctx.options.round_size  # memory bound while the rounds still run
+
+    async def follow(self, rounds_done: asyncio.Event) -> None:
+        """While the rounds run: read a leg whenever enough written records are due."""
+        overlap = self.ctx.options.overlap_ms
+        while not rounds_done.is_set() and len(self.copies) < self.cap:
+            upper = self.ctx.options.clock() - overlap
+            if self.seen.due(self.lower, upper) >= LEG_RECORDS:
+                async for page in self._leg(upper):
+                    self.copies.extend(page)
+                continue
+            self.seen.changed.clear()
+            waits = [asyncio.ensure_future(e.wait()) for e in (self.seen.changed, rounds_done)]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+
+    async def rest(self) -> AsyncIterator[list[RemoteRecord]]:
+        """After the last round: what was read, then legs up to now until one finds the tail
+        caught up, a round at a time, in stream order."""
+        size = self.ctx.options.round_size
+        chunk = sorted(self.copies, key=lambda r: (r.modified_at, r.id))
+        self.copies = []
+        while len(chunk) > size:
+            yield chunk[:size]
+            chunk = chunk[size:]
+        caught_up = not self.seen.wrote
+        while not caught_up:
+            now = self.ctx.options.clock()
+            found = 0
+            async for page in self._leg(now):
+                found += len(page)
+                chunk.extend(page)
+                if len(chunk) >= size:
+                    yield chunk
+                    chunk = []
+            # A short leg means the writes are behind us. Everything modified `overlap_ms`
+            # before it began was in the index then, so was read: the cursor may move there.
+            caught_up = found < LEG_RECORDS
+            if caught_up:
+                self.reached = now - self.ctx.options.overlap_ms
+        if chunk:
+            yield chunk
+
+    async def _leg(self, upper: int) -> AsyncIterator[list[RemoteRecord]]:
+        if upper < self.lower:
+            return
+        kind = self.mapping.hubspot_type
+        fields = read_fields(self.mapping, Side.HUBSPOT, kind)
+        async for page in self.ctx.hubspot.changed_since(kind, self.lower, fields, until_ms=upper):
+            yield page.records
+        self.lower = upper + 1
+
+    def news(self, copies: list[RemoteRecord]) -> list[RemoteRecord]:
+        """The copies to plan: per id the newest, if newer than what the cycle knows."""
+        newest: dict[str, RemoteRecord] = {}
+        for record in copies:
+            if self.seen.is_news(record):
+                newest[record.id] = record  # stream order: a later copy is newer
+        return list(newest.values())
