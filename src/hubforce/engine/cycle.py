@@ -149,9 +149,14 @@ async def sync_pair(
     started = time.perf_counter()
     # A smaller first round would start writing sooner, but splitting changes that fit in one
     # round costs twin reads (the other side is then not read to the end) and partial batches.
-    queue: asyncio.Queue[_Round] = asyncio.Queue(maxsize=max(1, options.read_ahead))
+    queue: asyncio.Queue[_Round] = asyncio.Queue()
+    # A round is only read with a slot free, and its slot is freed when the round is taken:
+    # a bounded queue alone would let the reader hold one more round, waiting to put it.
+    slots = asyncio.Semaphore(max(1, options.read_ahead))
     background = [
-        asyncio.create_task(_read_rounds(readers, options.round_size, queue, tail, rounds_done))
+        asyncio.create_task(
+            _read_rounds(readers, options.round_size, queue, slots, tail, rounds_done)
+        )
     ]
     read_by_id: dict[Side, set[str]] = {Side.HUBSPOT: set(), Side.SALESFORCE: set()}
     try:
@@ -165,6 +170,7 @@ async def sync_pair(
         last = False
         while not last:
             current = await _next_round(queue, background[0])
+            slots.release()
             report.clock("read", started)
             last = current.last
             extras = deleted if is_first else {Side.HUBSPOT: [], Side.SALESFORCE: []}
@@ -213,14 +219,17 @@ async def _read_rounds(
     readers: Mapping[Side, SideReader],
     size: int,
     queue: asyncio.Queue[_Round],
+    slots: asyncio.Semaphore,
     tail: ConfirmingTail | None,
     rounds_done: asyncio.Event,
 ) -> None:
-    """Read every round up to the signpost into `queue`; then, with the search window free,
-    follow the cycle's HubSpot writes until the rounds are done."""
+    """Read every round up to the signpost into `queue` (a round only with one of `slots`
+    free); then, with the search window free, follow the cycle's HubSpot writes until the
+    rounds are done."""
     while True:
+        await slots.acquire()
         current = await _read_round(readers, size)
-        await queue.put(current)
+        queue.put_nowait(current)
         if current.last:
             break
     if tail is not None:

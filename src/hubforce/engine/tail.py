@@ -116,12 +116,14 @@ class ConfirmingTail:
         while len(chunk) > size:
             yield chunk[:size]
             chunk = chunk[size:]
+        overlap = self.ctx.options.overlap_ms
+        searched_to = self.lower - 1  # a leg's records up to here were read by an earlier one
         caught_up = not self.seen.wrote
         while not caught_up:
             now = self.ctx.options.clock()
             found = 0
             async for page in self._leg(now):
-                found += len(page)
+                found += sum(1 for record in page if record.modified_at > searched_to)
                 chunk.extend(page)
                 if len(chunk) >= size:
                     yield chunk
@@ -130,7 +132,12 @@ class ConfirmingTail:
             # before it began was in the index then, so was read: the cursor may move there.
             caught_up = found < LEG_RECORDS
             if caught_up:
-                self.reached = now - self.ctx.options.overlap_ms
+                self.reached = now - overlap
+            else:
+                # What was modified within `overlap_ms` before this leg began may not have been
+                # searchable yet (index lag): the next leg searches that stretch again.
+                searched_to = now
+                self.lower = now - overlap + 1
         if chunk:
             yield chunk
 

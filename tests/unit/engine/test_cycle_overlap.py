@@ -10,6 +10,7 @@ import pytest
 
 from hubforce.engine.cycle import run_cycle
 from hubforce.engine.reading import Cursor
+from hubforce.sync.model import Side
 from tests.unit.engine.fakes import (
     T0,
     FakeHubSpot,
@@ -41,7 +42,8 @@ def test_the_next_round_is_read_while_a_round_is_written_never_two_ahead(
 
     salesforce.before_update = before_update
 
-    report = asyncio.run(run_cycle(context(store, hubspot, salesforce, round_size=100)))
+    options = {"round_size": 100, "read_ahead": 1}
+    report = asyncio.run(run_cycle(context(store, hubspot, salesforce, **options)))
 
     assert report.writes == 300
     assert sorted(rid for rid, _ in salesforce.updated) == sorted(sf_id(n) for n in PAIRS)
@@ -51,6 +53,44 @@ def test_the_next_round_is_read_while_a_round_is_written_never_two_ahead(
     cursor = Cursor.loads(store.cursors.get("contacts", "hubspot"))
     assert cursor.changed["contacts"][1] == ""  # read to the signpost
     store.close()
+
+
+@pytest.mark.parametrize("read_ahead", [1, 2, 4])
+def test_reads_never_get_more_than_read_ahead_rounds_ahead_of_the_round_written(
+    tmp_path: Path, read_ahead: int
+) -> None:
+    pairs = range(1000)  # ten rounds of one page each
+    store = linked_store(tmp_path, pairs)
+    hubspot = FakeHubSpot({n: f"new {n}" for n in pairs}, page_size=100)
+    salesforce = FakeSalesforce()
+    written: list[int] = []  # write calls finished
+    ahead: list[int] = []  # per page read: rounds read ahead of the round in progress
+
+    async def before_page(n: int) -> None:
+        # Page n is round n; the round in progress is the first one not written yet.
+        ahead.append(n - (len(written) + 1))
+
+    async def before_update(call: int) -> None:
+        if call == 1:
+            # Hold round 1's write until the reader is read_ahead rounds ahead, then let it
+            # run as far as it would (a few turns of the loop; the fakes never wait).
+            await gate(hubspot.served[1 + read_ahead])
+            for _ in range(20):
+                await asyncio.sleep(0)
+
+    hubspot.before_page = before_page
+    salesforce.before_update = before_update
+
+    def count_write(pair: str, side: Side, kind: str, count: int) -> None:
+        written.append(count)
+
+    options = {"round_size": 100, "read_ahead": read_ahead, "after_write": count_write}
+    report = asyncio.run(run_cycle(context(store, hubspot, salesforce, **options)))
+
+    assert report.writes == 1000
+    assert max(ahead) == read_ahead  # reached the bound while round 1 was held ...
+    assert ahead[read_ahead] == read_ahead  # ... with round 1 in progress
+    assert len(ahead) == 10  # every round read once
 
 
 def test_both_sides_of_a_round_are_read_at_the_same_time(tmp_path: Path) -> None:
