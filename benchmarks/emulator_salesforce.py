@@ -13,6 +13,12 @@ is measured), then times over HTTP with one keep-alive client:
   once with the standard library's http.client (light: the figure is mostly the server's) and
   once with httpx (the client hubforce uses, several times heavier per request).
 Server CPU is read from /proc for the server process (Linux).
+
+Key lookups (`--lookups` runs only these) are timed in-process, on a separate org of 20,000
+synthetic Leads, because that is how the sync engine's tests and benchmarks meet the emulator:
+100 queries of `Email IN (200 values, mixed case) AND IsConverted = false` and 10 of
+`Id IN (2,000 ids)` (15- and 18-character), each compiled, run and rendered (ms per query,
+split into parse + compile and run + render).
 Prints a table and writes JSON to stdout and benchmarks/results/emulator_salesforce.json.
 """
 
@@ -25,6 +31,7 @@ import os
 import random
 import socket
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -36,6 +43,7 @@ import httpx
 from hubforce.emulators.common.serve import BackgroundServer
 from hubforce.emulators.salesforce.app import SalesforceEmulatorSettings, create_app
 from hubforce.emulators.salesforce.models import Org
+from hubforce.emulators.salesforce.query_engine import compile_for_org, run_for_org
 
 LEADS = 100_000
 QUERY_RUNS = 30
@@ -43,6 +51,9 @@ GET_SECONDS = 5.0
 TOKEN = "bench-token"
 FIELDS = "Id, FirstName, LastName, Email, Company, Status, OwnerId, IsConverted, SystemModstamp"
 RESULTS = Path(__file__).parent / "results" / "emulator_salesforce.json"
+LOOKUP_LEADS = 20_000
+EMAIL_QUERIES, EMAILS_PER_QUERY = 100, 200
+ID_QUERIES, IDS_PER_QUERY = 10, 2000
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -201,6 +212,73 @@ def _measure(pipe: Connection, url: str, pid: int) -> dict[str, Any]:
     return figures
 
 
+def _time_lookups(org: Org, queries: list[str]) -> dict[str, Any]:
+    """Parse + compile, then run + render, each query once; ms per query and rows returned."""
+    compile_ms = run_ms = 0.0
+    returned = 0
+    for soql in queries:
+        started = time.perf_counter()
+        compiled = compile_for_org(org, soql)
+        compiled_at = time.perf_counter()
+        rows = run_for_org(org, compiled, include_deleted=False)
+        rendered = [compiled.render(row, "59.0") for row in rows]
+        finished = time.perf_counter()
+        compile_ms += (compiled_at - started) * 1000
+        run_ms += (finished - compiled_at) * 1000
+        returned += len(rendered)
+    count = len(queries)
+    return {
+        "queries": count,
+        "rows_returned": returned,
+        "ms_per_query": round((compile_ms + run_ms) / count, 2),
+        "parse_compile_ms": round(compile_ms / count, 2),
+        "run_render_ms": round(run_ms / count, 2),
+    }
+
+
+def measure_lookups() -> dict[str, Any]:
+    """Key-lookup SOQL (Email IN, Id IN) against 20,000 Leads, in-process."""
+    org = Org()
+    org.seed({"people": 0, "companies": 0, "deals": 0, "extra_leads": LOOKUP_LEADS})
+    leads = list(org.records["Lead"].values())
+    rng = random.Random(11)
+    email_queries = []
+    for _ in range(EMAIL_QUERIES):
+        picked = [str(row["Email"]) for row in rng.sample(leads, EMAILS_PER_QUERY - 20)]
+        # Some in another case (SOQL matches text case-insensitively), some unknown.
+        picked = [e.upper() if n % 5 == 0 else e for n, e in enumerate(picked)]
+        picked += [f"nobody{rng.randrange(10**9)}@nowhere.example" for _ in range(20)]
+        values = ", ".join(f"'{e}'" for e in picked)
+        email_queries.append(
+            f"SELECT {FIELDS} FROM Lead WHERE Email IN ({values}) AND IsConverted = false"
+        )
+    id_queries = []
+    for _ in range(ID_QUERIES):
+        ids = [str(row["Id"]) for row in rng.sample(leads, IDS_PER_QUERY)]
+        ids = [rid[:15] if n % 3 == 0 else rid for n, rid in enumerate(ids)]
+        values = ", ".join(f"'{rid}'" for rid in ids)
+        id_queries.append(f"SELECT {FIELDS} FROM Lead WHERE Id IN ({values})")
+    return {
+        "leads": len(leads),
+        "email_in_200": _time_lookups(org, email_queries),
+        "id_in_2000": _time_lookups(org, id_queries),
+    }
+
+
+def _print_lookups(figures: dict[str, Any]) -> None:
+    print(f"Key lookups in-process, {figures['leads']:,} Leads")
+    print(f"{'measure':<44}{'ms/query':>10}{'parse ms':>10}{'run ms':>8}{'rows':>8}")
+    for key, label in (
+        ("email_in_200", "Email IN (200) AND IsConverted = false"),
+        ("id_in_2000", "Id IN (2,000)"),
+    ):
+        row = figures[key]
+        print(
+            f"{label:<44}{row['ms_per_query']:>10}{row['parse_compile_ms']:>10}"
+            f"{row['run_render_ms']:>8}{row['rows_returned'] // row['queries']:>8}"
+        )
+
+
 def _print_table(figures: dict[str, Any]) -> None:
     print(
         f"Salesforce emulator, {figures['leads']:,} Leads (seeded in {figures['seed_seconds']} s)"
@@ -230,7 +308,12 @@ def _print_table(figures: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    result = main()
+    lookups = measure_lookups()
+    _print_lookups(lookups)
+    if "--lookups" in sys.argv[1:]:
+        print(json.dumps(lookups, indent=2))
+        sys.exit(0)
+    result = {**main(), "key_lookups": lookups}
     _print_table(result)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

@@ -32,7 +32,9 @@ from hubforce.emulators.salesforce.exceptions import (
 from hubforce.emulators.salesforce.ids import make_id, to18
 from hubforce.emulators.salesforce.rules import OrgRules
 from hubforce.emulators.salesforce.schema import SObjectSchema, build_schema
+from hubforce.emulators.salesforce.soql.compiler import COMPARE_KEYS
 from hubforce.emulators.salesforce.soql.index import TableIndexes
+from hubforce.emulators.salesforce.soql.lookups import TableLookups
 from hubforce.emulators.salesforce.validation import check_unique, clean_values, complete_row
 from hubforce.emulators.salesforce.values import wire_datetime
 
@@ -215,22 +217,36 @@ class Org:
         ranges = self._range_indexes.get(sobject)
         if ranges is not None:
             ranges.invalidate()  # rebuilt once on the next query, not sorted in row by row
+        self._key_lookups[sobject].invalidate()
 
     def _new_range_indexes(self) -> None:
         self._range_indexes: dict[str, TableIndexes] = {}
+        self._key_lookups: dict[str, TableLookups] = {}
         for name, obj in self.schema.items():
             fields = [f for f in RANGE_INDEXED if f in obj.fields]
             if fields:
                 self._range_indexes[name] = TableIndexes(self.records[name], fields)
+            self._key_lookups[name] = TableLookups(self.records[name], COMPARE_KEYS)
 
     def _sync_ranges(self, sobject: str, rid: str) -> None:
         ranges = self._range_indexes.get(sobject)
         if ranges is not None:
             ranges.sync(rid)
+        lookups = self._key_lookups.get(sobject)
+        if lookups is not None:
+            lookups.sync(rid)
+
+    def resync(self, sobject: str, rid: str) -> None:
+        """Bring the SOQL indexes up to date after a stored row was changed in place."""
+        self._sync_ranges(sobject, rid)
 
     def range_indexes(self, sobject: str) -> TableIndexes | None:
         """Sorted dateTime indexes over `records[sobject]`, for the SOQL evaluator."""
         return self._range_indexes.get(sobject)
+
+    def key_lookups(self, sobject: str) -> TableLookups | None:
+        """Hash indexes over `records[sobject]` for `Id IN` / `Email IN` lookups (SOQL)."""
+        return self._key_lookups.get(sobject)
 
     def _index_remove(self, sobject: str, row: Row) -> None:
         for f in self._index_fields.get(sobject, ()):

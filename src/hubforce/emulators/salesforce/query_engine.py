@@ -57,8 +57,12 @@ def compile_for_org(org: Org, text: str) -> CompiledQuery:
 
 def run_for_org(org: Org, compiled: CompiledQuery, *, include_deleted: bool) -> list[Row]:
     """The query's rows in result order (stored rows, not copies: render before mutating)."""
+    table = org.records.get(compiled.sobject, {})
+    lookups = org.key_lookups(compiled.sobject)
     return compiled.run(
-        org.records.get(compiled.sobject, {}).values(),
+        table.values(),
         include_deleted=include_deleted,
         indexes=org.range_indexes(compiled.sobject),
+        # Only over the table the lookups were built on (a test may swap a table wholesale).
+        lookups=lookups if lookups is not None and lookups.table is table else None,
     )

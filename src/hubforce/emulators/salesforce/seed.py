@@ -167,6 +167,7 @@ def seed_org(org: Org, params: dict[str, Any]) -> dict[str, Any]:
             rid = org.insert_row("Opportunity", values)
             row = org.records["Opportunity"][rid]
             complete_row(org.sobject("Opportunity"), row)
+            org.resync("Opportunity", rid)  # the stage's derived fields changed in place
             created["Opportunity"] += 1
     if extra:
         created["Lead"] += add_synthetic_leads(org, extra, seed)

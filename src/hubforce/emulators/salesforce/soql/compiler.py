@@ -29,6 +29,7 @@ from hubforce.emulators.salesforce.soql.literals import (
     relative_range,
     unescape_string,
 )
+from hubforce.emulators.salesforce.soql.lookups import KeyTest
 from hubforce.emulators.salesforce.soql.scans import RowsFilter, range_rows_filter
 from hubforce.emulators.salesforce.soql.schema import (
     Column,
@@ -81,7 +82,7 @@ _DIRECT_RANGE: dict[str, Callable[[str, Any], Callable[[Row], bool]]] = {
     ">": lambda name, k: lambda row: (v := row.get(name)) is not None and v > k,
     ">=": lambda name, k: lambda row: (v := row.get(name)) is not None and v >= k,
 }
-_KEYS: dict[str, Callable[[Any], Any] | None] = {
+COMPARE_KEYS: dict[str, Callable[[Any], Any]] = {
     "string": str.casefold,  # SOQL compares text case-insensitively
     "id": lambda v: v[:15],  # a 15-character id equals its 18-character form
 }
@@ -109,6 +110,8 @@ class Resolver:
                 self._at(query.sobject_pos, _NO_SUCH_TYPE.format(name=query.sobject))
             )
         self.root: ObjectLike = root
+        # Converted IN lists by id() of their node (the query, holding the nodes, outlives us).
+        self._lists: dict[int, list[Any]] = {}
 
     def _at(self, pos: ast.Position, text: str) -> str:
         return point_at(self.query.text, pos.line, pos.column, text)
@@ -203,6 +206,39 @@ class Resolver:
         operands = cond.operands if isinstance(cond, ast.And) else (cond,)
         return [test for c in operands if (test := self._range_test(c)) is not None]
 
+    def key_tests(self, cond: ast.Condition) -> list[KeyTest]:
+        """The `field = k` / `field IN (...)` tests on plain text or id fields ANDed at the top
+        of `cond`, keyed as the predicate compares (for a hash lookup of candidate rows)."""
+        tests: list[KeyTest] = []
+        pending = [cond]
+        while pending:
+            current = pending.pop()
+            if isinstance(current, ast.And):
+                pending.extend(current.operands)  # `(a AND b) AND c` is still an AND of all three
+            elif (test := self._key_test(current)) is not None:
+                tests.append(test)
+        return tests
+
+    def _key_test(self, cond: ast.Condition) -> KeyTest | None:
+        if isinstance(cond, ast.Comparison) and cond.op == "=":
+            values: tuple[ast.Value, ...] = (cond.value,)
+        elif isinstance(cond, ast.InList) and not cond.negated:
+            values = cond.values
+        else:
+            return None
+        column = self.column(cond.field)
+        kind = value_kind(column.type)
+        if column.hops or kind not in ("string", "id"):
+            return None
+        if isinstance(cond, ast.InList):
+            lits = self._list_literals(column, cond)
+        else:
+            lits = [self.literal(column, cond.field, v) for v in values]
+        if any(lit is None for lit in lits):
+            return None  # `= null` matches the blank rows, which the index leaves out
+        key = COMPARE_KEYS[kind]
+        return KeyTest(column.field, kind, frozenset(key(lit) for lit in lits))
+
     def _range_test(self, cond: ast.Condition) -> tuple[str, str, Any] | None:
         if not isinstance(cond, ast.Comparison) or cond.op not in _RANGE_OPS:
             return None
@@ -227,7 +263,7 @@ class Resolver:
                 wanted = op == "="
                 return lambda row: (get(row) is None) == wanted
             return lambda row: False
-        key = _KEYS.get(value_kind(column.type))
+        key = COMPARE_KEYS.get(value_kind(column.type))
         k = key(lit) if key else lit
         if op in ("=", "!="):
             wanted = op == "="
@@ -243,18 +279,26 @@ class Resolver:
         return lambda row: (v := get(row)) is not None and fn(key(v), k)
 
     def _in_list(self, column: Column, cond: ast.InList) -> Predicate:
-        lits = [self.literal(column, cond.field, v) for v in cond.values]
+        lits = self._list_literals(column, cond)
         if any(isinstance(lit, Bounds) for lit in lits):
             parts = [self._compare(column, "=", lit) for lit in lits]
             matches: Predicate = lambda row: any(p(row) for p in parts)  # noqa: E731
         else:
             get = self.getter(column)
-            key = _KEYS.get(value_kind(column.type)) or (lambda v: v)
+            key = COMPARE_KEYS.get(value_kind(column.type)) or (lambda v: v)
             wanted = {None if lit is None else key(lit) for lit in lits}
             matches = lambda row: (None if (v := get(row)) is None else key(v)) in wanted  # noqa: E731
         if cond.negated:
             return lambda row: not matches(row)
         return matches
+
+    def _list_literals(self, column: Column, cond: ast.InList) -> list[Any]:
+        """The list's values converted once per query (the predicate and the key test share)."""
+        lits = self._lists.get(id(cond))
+        if lits is None:
+            lits = [self.literal(column, cond.field, v) for v in cond.values]
+            self._lists[id(cond)] = lits
+        return lits
 
     def _like(self, column: Column, cond: ast.Comparison) -> Predicate:
         if value_kind(column.type) not in ("string", "id"):

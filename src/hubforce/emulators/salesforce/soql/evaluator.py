@@ -18,6 +18,7 @@ from hubforce.emulators.salesforce.soql.compiler import (
 )
 from hubforce.emulators.salesforce.soql.errors import MalformedQueryError, point_at
 from hubforce.emulators.salesforce.soql.index import IndexSpan, TableIndexes
+from hubforce.emulators.salesforce.soql.lookups import KeyTest, TableLookups
 from hubforce.emulators.salesforce.soql.parser import parse_soql
 from hubforce.emulators.salesforce.soql.scans import RowsFilter
 from hubforce.emulators.salesforce.soql.schema import (
@@ -73,6 +74,7 @@ class CompiledQuery:
     shape: _Shape
     getters: list[Getter]
     range_tests: list[tuple[str, str, Any]] = field(default_factory=list)
+    key_tests: list[KeyTest] = field(default_factory=list)
 
     def run(
         self,
@@ -80,12 +82,20 @@ class CompiledQuery:
         *,
         include_deleted: bool = False,
         indexes: TableIndexes | None = None,
+        lookups: TableLookups | None = None,
     ) -> list[Row]:
         """The matching rows in result order, after OFFSET and LIMIT.
 
-        With `indexes` (sorted indexes over the same rows), a range test on the first ORDER BY
-        field reads only the rows in range, already in order, instead of scanning them all.
+        With `lookups` (hash indexes over the same rows), a WHERE that ANDs a key test such as
+        `Email IN (...)` or `Id IN (...)` only reads the rows holding those keys. With `indexes`
+        (sorted indexes over the same rows), a range test on the first ORDER BY field reads only
+        the rows in range, already in order, instead of scanning them all.
         """
+        if lookups is not None and self.key_tests:
+            candidates = lookups.candidates(self.key_tests)
+            if candidates is not None:
+                # Same filter, order and slice as a scan, over the (table-ordered) candidates.
+                rows, indexes = candidates, None
         if indexes is not None:
             picked = self._run_indexed(indexes, include_deleted)
             if picked is not None:
@@ -186,6 +196,7 @@ def compile_query(
         shape=_shape_of(columns),
         getters=[resolver.getter(c) for c in columns],
         range_tests=resolver.range_tests(query.where) if query.where is not None else [],
+        key_tests=resolver.key_tests(query.where) if query.where is not None else [],
     )
 
 

@@ -21,6 +21,8 @@ class LiteralError(ValueError):
 
 def unescape_string(raw: str, *, for_like: bool = False) -> str:
     """Decode backslash escapes; LIKE keeps `\\%` and `\\_` escaped for the pattern compiler."""
+    if "\\" not in raw:
+        return raw  # the usual case (ids, e-mails), and long IN lists hold thousands of them
     out: list[str] = []
     chars = iter(raw)
     for ch in chars:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from functools import lru_cache
 from typing import cast
 
@@ -55,6 +57,50 @@ def _reject_reserved(token: Token) -> Token:
 
 Node = Tree[Token] | Token
 
+# The STRING terminal of the grammar, and the start of an `IN (` list outside any string. Lark
+# feeds each token through its LALR loop in Python (about 10 us a token), so `Id IN (2,000 ids)`
+# cost tens of ms; long lists of plain strings are read here instead (see `_fold_lists`).
+_STRING = r"'(?:\\.|[^'\\])*'"
+_STRING_OR_IN = re.compile(rf"{_STRING}|(?i:\bIN\s*\()")
+_STRING_LIST = re.compile(rf"\s*({_STRING})(?:\s*,\s*{_STRING})+\s*\)")
+_LIST_VALUE = re.compile(_STRING)
+FOLD_AT = 8  # lists shorter than this go through lark as they are: the gain would be small
+
+
+def _fold_lists(text: str) -> tuple[str, dict[int, list[tuple[int, str]]]]:
+    """`text` with each long `IN ('a', 'b', ...)` list cut to its first string, and the lists.
+
+    Everything cut is replaced by spaces (newlines kept), so every token lark reads keeps its
+    line and column, and errors point where they did. Only lists of nothing but strings are
+    cut, and only after an `IN (` that is not inside a string: wherever lark accepts that `IN`,
+    it accepts any such list, so the grammar decides exactly as on the full text. The result
+    maps the offset of each kept first string to (offset, raw text) of all the list's strings.
+    """
+    lists: dict[int, list[tuple[int, str]]] = {}
+    pieces: list[str] = []
+    done = 0
+    pos = 0
+    while (found := _STRING_OR_IN.search(text, pos)) is not None:
+        pos = found.end()
+        if found.group().startswith("'"):
+            continue  # a whole string literal: an `IN (` inside it is not a keyword
+        match = _STRING_LIST.match(text, pos)
+        if match is None:
+            continue
+        pos = match.end()  # strings and commas only: nothing in the list starts an `IN (`
+        values = [(m.start(), m.group()) for m in _LIST_VALUE.finditer(text, match.start(1), pos)]
+        if len(values) < FOLD_AT:
+            continue
+        cut_from, cut_to = match.end(1), match.end() - 1  # after the first string, up to `)`
+        pieces.append(text[done:cut_from])
+        pieces.append("\n".join(" " * len(line) for line in text[cut_from:cut_to].split("\n")))
+        done = cut_to
+        lists[match.start(1)] = values
+    if not lists:
+        return text, lists
+    pieces.append(text[done:])
+    return "".join(pieces), lists
+
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
@@ -76,15 +122,16 @@ def parse_soql(text: str) -> ast.Query:
     """
     if not text.strip():
         raise MalformedQueryError("unexpected token: '<EOF>'")
+    folded, lists = _fold_lists(text)
     try:
-        tree = _lark().parse(text)
+        tree = _lark().parse(folded)
     except UnexpectedInput as exc:
         raise _syntax_error(text, exc) from None
     except _ReservedWord as exc:
         message = f"unexpected token: '{exc.token}'"
         line, column = exc.token.line or 1, exc.token.column or 1
         raise MalformedQueryError(point_at(text, line, column, message)) from None
-    return _Builder(text).query(tree)
+    return _Builder(text, lists).query(tree)
 
 
 def _syntax_error(text: str, exc: UnexpectedInput) -> MalformedQueryError:
@@ -125,8 +172,10 @@ def _pos(token: Token) -> ast.Position:
 class _Builder:
     """Turns lark's parse tree into ast dataclasses."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, lists: dict[int, list[tuple[int, str]]]) -> None:
         self.text = text
+        self.lists = lists  # folded IN lists by the offset of their first string
+        self._line_starts: list[int] | None = None
 
     def query(self, tree: Tree[Token]) -> ast.Query:
         clauses = {cast(Tree[Token], c).data: cast(Tree[Token], c) for c in tree.children}
@@ -216,8 +265,23 @@ class _Builder:
             return ast.Comparison(field, cast(ast.CompareOp, op), self.value(node.children[2]))
         if kind == "like":
             return ast.Comparison(field, "LIKE", self.value(node.children[2]))
-        values = tuple(self.value(c) for c in _trees(node.children[-1]))
+        items = _trees(node.children[-1])
+        folded = self.lists.get(cast(Token, items[0].children[0]).start_pos or 0)
+        values: tuple[ast.Value, ...]
+        if len(items) == 1 and folded is not None:
+            values = tuple(ast.StringLit(raw[1:-1], self.position(at)) for at, raw in folded)
+        else:
+            values = tuple(self.value(c) for c in items)
         return ast.InList(field, values, negated=kind == "not_in_list")
+
+    def position(self, offset: int) -> ast.Position:
+        """Line and column of a character of the text, counted as lark counts them."""
+        if self._line_starts is None:
+            self._line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        if len(self._line_starts) == 1:
+            return ast.Position(line=1, column=offset + 1)  # one line: no search needed
+        line = bisect_right(self._line_starts, offset)
+        return ast.Position(line=line, column=offset - self._line_starts[line - 1] + 1)
 
     def value(self, node: Node) -> ast.Value:
         assert isinstance(node, Tree)
