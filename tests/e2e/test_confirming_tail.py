@@ -18,7 +18,7 @@ import pytest
 from hubforce.engine import tail as tail_module
 from hubforce.engine.context import CycleReport, PairReport
 from hubforce.sync.model import Side
-from tests.e2e.conftest import Harness
+from tests.e2e.conftest import Harness, V
 
 PEOPLE = {"people": 120, "companies": 8, "deals": 0}
 SEARCH = "POST /crm/v3/objects/{object_type}/search"
@@ -78,9 +78,9 @@ def _no_duplicates(h: Harness) -> None:
         assert len(hubspot_ids) == len(set(hubspot_ids)), sobject
 
 
-def _synced(h: Harness) -> dict[str, str]:
+def _synced(h: Harness, people: int = PEOPLE["people"]) -> dict[str, str]:
     """After a first sync and a quiet one: linked Lead id -> HubSpot contact id."""
-    h.seed(**PEOPLE)
+    h.seed(**{**PEOPLE, "people": people})
     _freeze(h)
     _sync(h)
     _tick(h)
@@ -259,3 +259,45 @@ def test_an_edit_not_yet_searchable_when_the_cycle_ends_is_synced_by_the_next_on
     assert [leads[lead] for lead in late] == [f"late {n}" for n in range(5)]
     assert second.updated == {"salesforce:Lead": 5}
     assert second.read["hubspot:contacts"] < 40  # the cycle's own writes were not read back
+
+
+def test_an_edit_between_the_engines_read_and_its_write_of_the_same_contact_is_kept(
+    harness: Harness,
+) -> None:
+    # The copy the engine's write leaves holds someone's earlier edit too: the tail must not
+    # take it for a mere echo of the write (its stamp is the write's own).
+    pairs = _synced(harness)
+    leads = sorted(pairs)[:30]
+    titles = {pairs[lead]: f"sf title {n}" for n, lead in enumerate(leads)}
+    for lead in leads:
+        harness.sf_patch("Lead", lead, {"Title": titles[pairs[lead]]})
+    # A new Lead too: the round creates its contact before it updates the others.
+    new_lead = {"LastName": "Newman", "Company": "Acme", "Email": "newman@acme.example"}
+    harness.call(Side.SALESFORCE, "POST", f"{V}/sobjects/Lead", new_lead)
+    _tick(harness)
+    portal = harness.hs_app.state.portal
+    later = pairs[leads[-1]]
+    edited: list[str] = []
+
+    def meanwhile(pair: str, side: Side, kind: str, count: int) -> None:
+        _tick(harness)
+        if not edited and (pair, side, kind) == ("contacts", Side.HUBSPOT, "create"):
+            # The contacts were read, their updates are not sent yet.
+            assert (
+                portal.get_object("contacts", later).properties.get("jobtitle") != (titles[later])
+            )
+            portal.update_object("contacts", later, {"phone": "+1 555 0100"})
+            edited.append(later)
+            _tick(harness)
+
+    first = _contacts(_sync(harness, after_write=meanwhile))
+    _tick(harness)
+    second = _contacts(_sync(harness))
+
+    assert edited and first.updated["hubspot:contacts"] == len(leads)
+    contact = portal.get_object("contacts", later).properties
+    assert (contact.get("jobtitle"), contact.get("phone")) == (titles[later], "+1 555 0100")
+    lead = harness.soql(f"SELECT Title, Phone FROM Lead WHERE Id = '{leads[-1]}'")[0]
+    assert (lead["Title"], lead["Phone"]) == (titles[later], "+1 555 0100")
+    assert sum(second.updated.values()) + sum(second.created.values()) == 0
+    _no_duplicates(harness)

@@ -13,10 +13,11 @@ search index is never passed; the overlap covers index lag, as it does at every 
 the last leg ends at the moment the cycle's rounds were done. A leg starts once a few pages of
 written records are due, so nearly every search comes back full.
 
-Copies are only planned once every round has been recorded, and a copy no newer than what the
-cycle already planned from or wrote for that id (`SeenStamps`) is passed over: it is the
-cycle's own echo, or older than it. A newer copy (someone edited the record meanwhile) is
-planned like any change. Records modified after the last leg are left for the next cycle;
+Copies are only planned once every round has been recorded. A copy older than the cycle's
+last write to that id, or no newer than the copy it planned from (`SeenStamps`), is passed
+over; the copy a write left is planned like any change, so its snapshot comparison finds
+whether someone's edit was merged into it (an echo compares equal and writes nothing).
+Records modified after the last leg are left for the next cycle;
 the HubSpot cursor moves with the tail, Salesforce's stays at the signpost.
 """
 
@@ -37,28 +38,27 @@ LEG_RECORDS = 2000
 
 
 class SeenStamps:
-    """Per HubSpot id, the newest modification a cycle planned from or wrote (epoch ms)."""
+    """Per HubSpot id, the newest copy a cycle planned from and its last write (epoch ms)."""
 
     def __init__(self) -> None:
-        self._stamps: dict[str, int] = {}
+        self._planned: dict[str, int] = {}
+        self._wrote: dict[str, int] = {}
         self._written: list[int] = []  # landing stamps of the cycle's writes, sorted
         self.changed = asyncio.Event()
 
     def planned(self, records: Iterable[RemoteRecord]) -> None:
         """Records a round planned from."""
         for record in records:
-            self._note(record.id, record.modified_at)
+            if record.modified_at > self._planned.get(record.id, 0):
+                self._planned[record.id] = record.modified_at
 
     def written(self, record_id: str, modified_at: int | None) -> None:
         """A write HubSpot accepted, with the stamp its answer gave."""
         if modified_at:
-            self._note(record_id, modified_at)
+            if modified_at > self._wrote.get(record_id, 0):
+                self._wrote[record_id] = modified_at
             bisect.insort(self._written, modified_at)
             self.changed.set()
-
-    def _note(self, record_id: str, modified_at: int) -> None:
-        if modified_at > self._stamps.get(record_id, 0):
-            self._stamps[record_id] = modified_at
 
     def due(self, lower: int, upper: int) -> int:
         """How many of the cycle's writes landed within [lower, upper]."""
@@ -70,8 +70,18 @@ class SeenStamps:
         return bool(self._written)
 
     def is_news(self, record: RemoteRecord) -> bool:
-        """The copy is newer than anything the cycle planned from or wrote for its id."""
-        return record.modified_at > self._stamps.get(record.id, 0)
+        """The copy may hold a change the cycle has not planned.
+
+        A copy older than the cycle's last write to the record is stale (a newer one follows).
+        The copy the write left is not only an echo: someone's edit between the cycle's read
+        and its write is merged into it, so it is compared with the snapshot like any change.
+        Without a later write, a copy no newer than the one planned from holds nothing new.
+        """
+        planned = self._planned.get(record.id, 0)
+        wrote = self._wrote.get(record.id)
+        if wrote is not None and wrote > planned:
+            return record.modified_at >= wrote
+        return record.modified_at > planned
 
 
 class ConfirmingTail:

@@ -100,7 +100,9 @@ def test_seen_stamps_keep_the_newest_stamp_per_id_from_plans_and_writes() -> Non
 
     assert not seen.is_news(rec(1, T0 + 50))  # what was planned from
     assert seen.is_news(rec(1, T0 + 51))
-    assert not seen.is_news(rec(2, T0 + 70))  # the cycle's own echo
+    # The copy the write left: compared with the snapshot (someone's edit made between the
+    # cycle's read and its write is merged into it); an echo then writes nothing.
+    assert seen.is_news(rec(2, T0 + 70))
     assert not seen.is_news(rec(2, T0 + 60))  # older than the write: stale
     assert seen.is_news(rec(2, T0 + 71))  # someone edited it after the write
     assert seen.is_news(rec(3, T0 + 1))  # never seen: news
@@ -127,25 +129,33 @@ def test_seen_stamps_count_writes_due_in_a_window_and_signal_them() -> None:
 # -- news ---------------------------------------------------------------------------------------
 
 
-def test_news_keeps_the_newest_copy_per_id_and_passes_echoes_and_stale_copies_over() -> None:
+def test_news_keeps_the_newest_copy_per_id_and_passes_stale_and_planned_copies_over() -> None:
     clock = Clock(SIGNPOST)
     seen = SeenStamps()
     tail = make_tail(FakeIndex(clock), clock, seen)
-    seen.planned([rec(1, T0 + 10)])
+    seen.planned([rec(1, T0 + 10), rec(4, T0 + 40)])
     seen.written(hs_id(1), T0 + 100)  # the cycle wrote contact 1 ...
     seen.written(hs_id(2), T0 + 100)  # ... and contact 2
+    seen.planned([rec(5, T0 + 100)])
+    seen.written(hs_id(5), T0 + 90)  # 5: written, then planned again from a newer copy
     copies = [
-        rec(1, T0 + 100),  # 1: the cycle's own echo
+        rec(1, T0 + 100),  # 1: the copy the write left: compared with the snapshot
         rec(2, T0 + 90),  # 2: older than the write (stale)
         rec(3, T0 + 110),  # 3: never touched by the cycle: news
+        rec(4, T0 + 40),  # 4: the copy planned from, not written since: nothing new
+        rec(5, T0 + 100),  # 5: the copy planned from, after the write: nothing new
         rec(2, T0 + 120),  # 2: edited after the engine's write: news
         rec(3, T0 + 130),  # 3 again, newer: only this copy is planned
     ]
 
     news = tail.news(copies)
 
-    assert [(r.id, r.modified_at) for r in news] == [(hs_id(3), T0 + 130), (hs_id(2), T0 + 120)]
-    assert tail.news([rec(1, T0 + 100), rec(1, T0 + 50)]) == []
+    assert [(r.id, r.modified_at) for r in news] == [
+        (hs_id(1), T0 + 100),
+        (hs_id(3), T0 + 130),
+        (hs_id(2), T0 + 120),
+    ]
+    assert tail.news([rec(1, T0 + 99), rec(1, T0 + 50)]) == []
 
 
 # -- rest: chunks, legs and `reached` ---------------------------------------------------------
@@ -309,4 +319,7 @@ def test_records_searched_again_do_not_keep_the_tail_going(
     assert len(index.searches) == 2
     assert tail.reached == SIGNPOST + 21_000 - OVERLAP
     assert {r.id for chunk in chunks for r in chunk} == {hs_id(n) for n in range(8)}
-    assert tail.news([r for chunk in chunks for r in chunk]) == []  # all echoes
+    # The copies the writes left, each once, are compared with the snapshots.
+    assert {r.id for r in tail.news([r for chunk in chunks for r in chunk])} == {
+        hs_id(n) for n in range(8)
+    }
