@@ -58,10 +58,12 @@ class RecordPage:
     """One page of `changed_since`/`deleted_since`, in (modified_at, id) order.
 
     `watermark` is the (modified_at, id) of the last record, a safe resume point once the page
-    has been processed; None for an empty page.
+    has been processed; None for an empty page. `total` is how many records the whole read
+    holds, when the API says so on its first page (HubSpot's search does).
     """
 
     records: list[RemoteRecord]
+    total: int | None = None
 
     @property
     def watermark(self) -> tuple[int, str] | None:

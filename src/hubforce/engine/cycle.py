@@ -111,10 +111,13 @@ class _Round:
         return all(self.exhausted.values())
 
 
-async def _read_round(readers: Mapping[Side, SideReader], size: int) -> _Round:
-    """The next round of both sides, read at the same time (independent APIs and windows)."""
+async def _read_round(
+    readers: Mapping[Side, SideReader], size: int, *, eager: bool = False
+) -> _Round:
+    """The next round of both sides, read at the same time (independent APIs and windows).
+    `eager` (the first round): a HubSpot read larger than a round hands over its first page."""
     hs, sf = await gather_or_cancel(
-        readers[Side.HUBSPOT].take(size), readers[Side.SALESFORCE].take(size)
+        readers[Side.HUBSPOT].take(size, eager=eager), readers[Side.SALESFORCE].take(size)
     )
     # Taken now, not when the round runs: by then the next round may have been read ahead.
     exhausted = {side: reader.exhausted for side, reader in readers.items()}
@@ -147,8 +150,9 @@ async def sync_pair(
     tail = None if options.dry_run else ConfirmingTail(ctx, mapping, until, seen)
     rounds_done = asyncio.Event()
     started = time.perf_counter()
-    # A smaller first round would start writing sooner, but splitting changes that fit in one
-    # round costs twin reads (the other side is then not read to the end) and partial batches.
+    # The first round is one HubSpot page when HubSpot has more than a round to read: it starts
+    # writing sooner. Changes that fit in one round stay together (splitting them would cost
+    # twin reads, the other side being then not read to the end).
     queue: asyncio.Queue[_Round] = asyncio.Queue()
     # A round is only read with a slot free, and its slot is freed when the round is taken:
     # a bounded queue alone would let the reader hold one more round, waiting to put it.
@@ -226,9 +230,11 @@ async def _read_rounds(
     """Read every round up to the signpost into `queue` (a round only with one of `slots`
     free); then, with the search window free, follow the cycle's HubSpot writes until the
     rounds are done."""
+    eager = True
     while True:
         await slots.acquire()
-        current = await _read_round(readers, size)
+        current = await _read_round(readers, size, eager=eager)
+        eager = False
         queue.put_nowait(current)
         if current.last:
             break

@@ -130,6 +130,7 @@ class SideReader:
         self.cursor = cursor
         self.until_ms = until_ms
         self.exhausted = False
+        self.expected: int | None = None  # records the read holds, when the API says
         self.read_count: dict[str, int] = {}
         self._pending: list[RemoteRecord] = []
         # Where each type's read starts is fixed now: the cursor moves with committed rounds
@@ -144,7 +145,8 @@ class SideReader:
             return (self.mapping.hubspot_type,)
         return self.mapping.salesforce_types
 
-    async def _pages(self) -> AsyncGenerator[list[RemoteRecord], None]:
+    async def _pages(self) -> AsyncGenerator[tuple[list[RemoteRecord], int | None], None]:
+        """(records, how many the read holds in all when the API says) per page."""
         for object_type in self.object_types():
             since = self._since[object_type]
             fields = read_fields(self.mapping, self.side, object_type)
@@ -153,10 +155,10 @@ class SideReader:
                     object_type, since, fields, until_ms=self.until_ms
                 )
                 async for page in pages:
-                    yield page.records
+                    yield page.records, page.total
             else:
                 async for rows in self._salesforce_pages(object_type, since, fields):
-                    yield rows
+                    yield rows, None
 
     async def _salesforce_pages(
         self, object_type: str, since: int | None, fields: list[str]
@@ -176,17 +178,26 @@ class SideReader:
         async for raw in self.ctx.salesforce.query(statement, include_deleted=True):
             yield [record_from_wire(obj, object_type) for obj in raw]
 
-    async def take(self, limit: int) -> list[RemoteRecord]:
-        """Up to about `limit` records (whole pages), in stream order."""
+    async def take(self, limit: int, *, eager: bool = False) -> list[RemoteRecord]:
+        """Up to about `limit` records (whole pages), in stream order.
+
+        `eager` stops after the first page when the read is known to hold more than `limit`
+        records: it needs several rounds anyway (the other side's twins are read by id either
+        way), and a first round that starts sooner starts writing sooner.
+        """
         out = self._pending
         self._pending = []
         while len(out) < limit and not self.exhausted:
             try:
-                page = await anext(self._stream)
+                page, total = await anext(self._stream)
             except StopAsyncIteration:
                 self.exhausted = True
                 break
             out.extend(page)
+            if self.expected is None:
+                self.expected = total
+            if eager and self.expected is not None and self.expected > limit:
+                break
         for record in out:
             self.read_count[record.object_type] = self.read_count.get(record.object_type, 0) + 1
         return out

@@ -128,7 +128,7 @@ class HubSpotClient:
             records = [record_from_wire(obj, name) for obj in body.get("results") or ()]
             fresh = window.accept(body, records)
             if fresh:
-                yield RecordPage(fresh)
+                yield RecordPage(fresh, total=window.total)
 
     async def list_all(
         self, object_type: str, properties: Sequence[str], *, archived: bool = False
