@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from hubforce.connectors.records import RemoteRecord
 from hubforce.engine.bookkeeping import commit, count_plan, gather, read_failures
@@ -54,6 +55,7 @@ from hubforce.sync.operations import Create, Delete, LinkOnly, Plan, Unlink, Upd
 from hubforce.sync.plan import plan_changes
 
 log = logging.getLogger("hubforce.engine.cycle")
+T = TypeVar("T")
 
 #: Pairs run in dependency order: owners and companies first, their links feed the others.
 PAIR_ORDER = ("owners", "companies", "contacts", "deals")
@@ -173,7 +175,7 @@ async def sync_pair(
         is_first = True
         last = False
         while not last:
-            current = await _next_round(queue, background[0])
+            current = await _next_from(queue, background[0])
             slots.release()
             report.clock("read", started)
             last = current.last
@@ -242,8 +244,8 @@ async def _read_rounds(
         await tail.follow(rounds_done)
 
 
-async def _next_round(queue: asyncio.Queue[_Round], reading: asyncio.Task[None]) -> _Round:
-    """The next round read; the reader's error if it failed instead."""
+async def _next_from(queue: asyncio.Queue[T], reading: asyncio.Task[None]) -> T:
+    """The next item `reading` put in `queue`; the reader's error if it failed instead."""
     if queue.empty() and reading.done():
         reading.result()  # raises the read's error
     getting = asyncio.ensure_future(queue.get())
@@ -251,7 +253,7 @@ async def _next_round(queue: asyncio.Queue[_Round], reading: asyncio.Task[None])
     if not getting.done():
         await cancel_and_wait(getting)
         reading.result()
-        raise RuntimeError("the round reader ended without the last round")  # pragma: no cover
+        raise RuntimeError("the reader ended without its last item")  # pragma: no cover
     return getting.result()
 
 
@@ -265,29 +267,45 @@ async def _confirm(
     report: PairReport,
     seen: SeenStamps,
 ) -> None:
-    """Plan what the confirming tail read that the cycle did not write itself."""
+    """Plan what the confirming tail read that the cycle did not write itself. The tail's
+    next chunk is read while one is planned, so the search window does not wait on it."""
     hubspot = readers[Side.HUBSPOT]
     read_by_id: dict[Side, set[str]] = {Side.HUBSPOT: set(), Side.SALESFORCE: set()}
-    async for copies in tail.rest():
-        report.bump(report.read, "hubspot:confirmed", len(copies))
-        news = tail.news(copies)
-        hubspot.advance(copies)  # echoes passed over move the cursor too
-        if not news:
-            continue
-        await run_round(
-            ctx,
-            mapping,
-            readers,
-            news,
-            [],
-            {Side.HUBSPOT: [], Side.SALESFORCE: []},
-            run_id,
-            lookup,
-            report,
-            exhausted={Side.HUBSPOT: True, Side.SALESFORCE: False},
-            read_by_id=read_by_id,
-            stamps=seen,
-        )
+    # Room for what the tail read while the rounds ran (at most its cap) and one chunk more,
+    # so the next leg is read while those are planned.
+    room = tail.cap // max(1, ctx.options.round_size) + 2
+    chunks: asyncio.Queue[list[RemoteRecord] | None] = asyncio.Queue(maxsize=room)
+
+    async def read() -> None:
+        async for copies in tail.rest():
+            await chunks.put(copies)
+        await chunks.put(None)
+
+    reading = asyncio.create_task(read())
+    try:
+        while (copies := await _next_from(chunks, reading)) is not None:
+            report.bump(report.read, "hubspot:confirmed", len(copies))
+            news = tail.news(copies)
+            hubspot.advance(copies)  # copies passed over move the cursor too
+            if not news:
+                continue
+            await run_round(
+                ctx,
+                mapping,
+                readers,
+                news,
+                [],
+                {Side.HUBSPOT: [], Side.SALESFORCE: []},
+                run_id,
+                lookup,
+                report,
+                exhausted={Side.HUBSPOT: True, Side.SALESFORCE: False},
+                read_by_id=read_by_id,
+                stamps=seen,
+            )
+        await reading
+    finally:
+        await cancel_and_wait(reading)
     if tail.reached is not None:
         for kind in hubspot.object_types():
             mark = (tail.reached, "")

@@ -69,6 +69,11 @@ class SeenStamps:
         """The cycle has written to HubSpot."""
         return bool(self._written)
 
+    @property
+    def last_landed(self) -> int:
+        """The latest landing stamp of the cycle's writes (0 before any)."""
+        return self._written[-1] if self._written else 0
+
     def is_news(self, record: RemoteRecord) -> bool:
         """The copy may hold a change the cycle has not planned.
 
@@ -138,9 +143,10 @@ class ConfirmingTail:
                 if len(chunk) >= size:
                     yield chunk
                     chunk = []
-            # A short leg means the writes are behind us. Everything modified `overlap_ms`
-            # before it began was in the index then, so was read: the cursor may move there.
-            caught_up = found < LEG_RECORDS
+            # A short leg means the writes are behind us, as does one that began `overlap_ms`
+            # after the last write landed. Everything modified `overlap_ms` before the leg
+            # began was in the index then, so was read: the cursor may move there.
+            caught_up = found < LEG_RECORDS or now - overlap >= self.seen.last_landed
             if caught_up:
                 self.reached = now - overlap
             else:

@@ -178,7 +178,8 @@ def test_rest_hands_out_round_sized_chunks_in_stream_order_and_reaches_the_last_
     clock = Clock(SIGNPOST + 20_000)
     index = FakeIndex(clock)
     seen = SeenStamps()
-    stamps = [SIGNPOST - 3000 + 1000 * n for n in range(9)]
+    stamps = [SIGNPOST - 3000 + 1000 * n for n in range(8)]
+    stamps.append(SIGNPOST + 20_000 - OVERLAP // 2)  # the last write lands late
     for n, stamp in enumerate(stamps):
         index.add(rec(n, stamp))
         seen.written(hs_id(n), stamp)
@@ -195,10 +196,12 @@ def test_rest_hands_out_round_sized_chunks_in_stream_order_and_reaches_the_last_
 
     flat = [r for chunk in chunks for r in chunk]
     assert [r.id for r in flat[:2]] == [hs_id(21), hs_id(20)]
-    assert sorted(r.id for r in flat[2:]) == sorted(hs_id(n) for n in range(9))
+    # The late write is searched again by the second leg: a duplicate copy, harmless.
+    assert sorted({r.id for r in flat[2:]}) == sorted(hs_id(n) for n in range(9))
     assert all(len(chunk) <= 4 + index.page_size for chunk in chunks)
     assert len(chunks) >= 2  # handed out a round at a time, not all at once
-    # One leg found them all (>= LEG_RECORDS): a second one, empty, found the tail caught up.
+    # One leg found them all (>= LEG_RECORDS), the last write within `overlap_ms` of its
+    # start: a second one, with nothing new, found the tail caught up.
     assert len(index.searches) == 2
     first_leg, last_leg = index.searches
     assert first_leg == (SIGNPOST - 3000, SIGNPOST + 20_000)
@@ -270,8 +273,8 @@ def test_a_record_not_yet_searchable_during_a_long_leg_is_not_passed_by_the_curs
     clock = Clock(SIGNPOST + 20_000)
     index = FakeIndex(clock)
     seen = SeenStamps()
-    for n in range(6):  # the cycle's own writes, all searchable
-        stamp = SIGNPOST + 1000 * n
+    for n in range(6):  # the cycle's own writes, all searchable, the last one just now
+        stamp = SIGNPOST + 1000 * n if n < 5 else SIGNPOST + 20_000 - 200
         index.add(rec(n, stamp))
         seen.written(hs_id(n), stamp)
     # Someone's edit 100 ms before the first leg starts, searchable 300 ms later.
@@ -323,3 +326,25 @@ def test_records_searched_again_do_not_keep_the_tail_going(
     assert {r.id for r in tail.news([r for chunk in chunks for r in chunk])} == {
         hs_id(n) for n in range(8)
     }
+
+
+def test_a_leg_begun_overlap_after_the_last_write_ends_the_tail_however_much_it_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every write is then old enough to be in the index: no second leg is needed, and the
+    cursor may move to the leg's start less the overlap."""
+    monkeypatch.setattr(tail_module, "LEG_RECORDS", 4)
+    clock = Clock(SIGNPOST + 20_000)
+    index = FakeIndex(clock)
+    seen = SeenStamps()
+    for n in range(9):
+        stamp = SIGNPOST + 1000 * n
+        index.add(rec(n, stamp))
+        seen.written(hs_id(n), stamp)
+    tail = make_tail(index, clock, seen, round_size=100)
+
+    chunks = asyncio.run(drain(tail))
+
+    assert sorted(r.id for chunk in chunks for r in chunk) == sorted(hs_id(n) for n in range(9))
+    assert index.searches == [(SIGNPOST - OVERLAP, SIGNPOST + 20_000)]
+    assert tail.reached == SIGNPOST + 20_000 - OVERLAP
