@@ -55,3 +55,21 @@ def test_a_milestone_counts_only_the_calls_sent_until_then() -> None:
     assert late["floor_seconds"] == {"hubspot_ten_second": 20.0, "hubspot_search": 2.0}
     assert (late["ratio"], late["within_1_2x"]) == (2.0, False)
     assert bench.window_floor(100, 100, 10.0) == 0.0 and bench.window_floor(0, 5, 1.0) == 0.0
+
+
+def test_a_search_from_the_runs_start_is_a_confirming_read_left_out_of_convergence() -> None:
+    bench = _bench()
+    body = (
+        b'{"filterGroups": [{"filters": [{"propertyName": "lastmodifieddate", '
+        b'"operator": "GTE", "value": "1700000005000"}, {"propertyName": "lastmodifieddate", '
+        b'"operator": "LTE", "value": "1700000009000"}]}], "limit": 200}'
+    )
+    assert bench.search_lower_bound(body) == 1700000005000
+    assert bench.search_lower_bound(b'{"filterGroups": [], "limit": 200}') is None
+    assert bench.search_lower_bound(b"not json") is None
+    call = bench.Call
+    log = [call(Side.HUBSPOT, "search", False, t / 5, t / 5 + 0.05) for t in range(11)]
+    log += [call(Side.HUBSPOT, "search", False, 3 + t / 5, 3.1 + t / 5, True) for t in range(20)]
+    assert bench.floor_of(log)["calls"]["hubspot_search"] == 31
+    own = bench.milestone(10.0, log, confirming=False)
+    assert own["calls"]["hubspot_search"] == 11 and own["floor"] == 2.0
