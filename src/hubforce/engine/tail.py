@@ -103,6 +103,7 @@ class ConfirmingTail:
         self.lower = signpost_ms - ctx.options.overlap_ms
         self.copies: list[RemoteRecord] = []
         self.reached: int | None = None  # every record modified up to here has been read
+        self.legs = 0
         self.cap = 5 * ctx.options.round_size  # memory bound while the rounds still run
 
     async def follow(self, rounds_done: asyncio.Event) -> None:
@@ -133,7 +134,12 @@ class ConfirmingTail:
             chunk = chunk[size:]
         overlap = self.ctx.options.overlap_ms
         searched_to = self.lower - 1  # a leg's records up to here were read by an earlier one
-        caught_up = not self.seen.wrote
+        # The next cycle reads again from `overlap_ms` before where the tail leaves the cursor
+        # (at best its last leg's start less `overlap_ms`): writes younger than twice that
+        # would be read twice. A short cycle's tail is not worth a search.
+        young = self.ctx.options.clock() - 2 * overlap
+        worth = self.legs > 0 or self.seen.due(self.lower, young) >= LEG_RECORDS
+        caught_up = not (self.seen.wrote and worth)
         while not caught_up:
             now = self.ctx.options.clock()
             found = 0
@@ -162,6 +168,7 @@ class ConfirmingTail:
             return
         kind = self.mapping.hubspot_type
         fields = read_fields(self.mapping, Side.HUBSPOT, kind)
+        self.legs += 1
         async for page in self.ctx.hubspot.changed_since(kind, self.lower, fields, until_ms=upper):
             yield page.records
         self.lower = upper + 1

@@ -210,6 +210,22 @@ def test_rest_hands_out_round_sized_chunks_in_stream_order_and_reaches_the_last_
     assert tail.reached == last_leg[1] - OVERLAP
 
 
+def test_a_short_cycles_tail_reads_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writes younger than twice the overlap would be read again by the next cycle anyway
+    (it starts `overlap_ms` before where the tail leaves the cursor): no search for them."""
+    monkeypatch.setattr(tail_module, "LEG_RECORDS", 2)
+    clock = Clock(SIGNPOST + 2 * OVERLAP + 10)
+    index = FakeIndex(clock)
+    seen = SeenStamps()
+    for n in range(3):
+        index.add(rec(n, SIGNPOST + 20 + n))  # all after the clock less twice the overlap
+        seen.written(hs_id(n), SIGNPOST + 20 + n)
+    tail = make_tail(index, clock, seen)
+
+    assert asyncio.run(drain(tail)) == []
+    assert index.searches == [] and tail.reached is None
+
+
 def test_a_short_first_leg_ends_the_tail_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tail_module, "LEG_RECORDS", 10)
     clock = Clock(SIGNPOST + 30_000)
@@ -219,6 +235,7 @@ def test_a_short_first_leg_ends_the_tail_at_once(monkeypatch: pytest.MonkeyPatch
         index.add(rec(n, SIGNPOST + n))
         seen.written(hs_id(n), SIGNPOST + n)
     tail = make_tail(index, clock, seen)
+    tail.legs = 1  # `follow` read a leg while the rounds ran (nothing new since)
 
     chunks = asyncio.run(drain(tail))
 
@@ -307,8 +324,8 @@ def test_records_searched_again_do_not_keep_the_tail_going(
     clock = Clock(SIGNPOST + 20_000)
     index = FakeIndex(clock)
     seen = SeenStamps()
-    for n in range(8):  # all written in the last seconds before the rounds ended
-        stamp = SIGNPOST + 16_000 + 100 * n
+    for n in range(12):  # four early writes, then eight in the seconds before the end
+        stamp = SIGNPOST + 1000 * n if n < 4 else SIGNPOST + 16_000 + 100 * n
         index.add(rec(n, stamp))
         seen.written(hs_id(n), stamp)
     tail = make_tail(index, clock, seen, round_size=100)
@@ -321,10 +338,10 @@ def test_records_searched_again_do_not_keep_the_tail_going(
 
     assert len(index.searches) == 2
     assert tail.reached == SIGNPOST + 21_000 - OVERLAP
-    assert {r.id for chunk in chunks for r in chunk} == {hs_id(n) for n in range(8)}
+    assert {r.id for chunk in chunks for r in chunk} == {hs_id(n) for n in range(12)}
     # The copies the writes left, each once, are compared with the snapshots.
     assert {r.id for r in tail.news([r for chunk in chunks for r in chunk])} == {
-        hs_id(n) for n in range(8)
+        hs_id(n) for n in range(12)
     }
 
 
