@@ -78,6 +78,13 @@ def _no_duplicates(h: Harness) -> None:
         assert len(hubspot_ids) == len(set(hubspot_ids)), sobject
 
 
+def _retitle(h: Harness, leads: list[str]) -> None:
+    """Someone retitles `leads` in Salesforce ("sf title <n>"); then time passes."""
+    for n, lead in enumerate(leads):
+        h.sf_patch("Lead", lead, {"Title": f"sf title {n}"})
+    _tick(h)
+
+
 def _synced(h: Harness, people: int = PEOPLE["people"]) -> dict[str, str]:
     """After a first sync and a quiet one: linked Lead id -> HubSpot contact id."""
     h.seed(**{**PEOPLE, "people": people})
@@ -100,9 +107,7 @@ def test_after_a_cycle_that_wrote_to_hubspot_the_next_one_reads_none_of_it_back(
 ) -> None:
     pairs = _synced(harness)
     leads = sorted(pairs)[:60]
-    for n, lead in enumerate(leads):
-        harness.sf_patch("Lead", lead, {"Title": f"sf title {n}"})
-    _tick(harness)
+    _retitle(harness, leads)
 
     report = _sync(harness)
 
@@ -131,9 +136,7 @@ def test_edits_made_during_the_cycle_on_either_side_are_not_lost(harness: Harnes
     pairs = _synced(harness)
     ordered = sorted(pairs)
     written, untouched, sf_edited = ordered[:60], ordered[60], ordered[61]
-    for n, lead in enumerate(written):
-        harness.sf_patch("Lead", lead, {"Title": f"sf title {n}"})
-    _tick(harness)
+    _retitle(harness, written)
     portal = harness.hs_app.state.portal
     org = harness.sf_app.state.backend
     edited: list[str] = []
@@ -191,9 +194,7 @@ def test_a_dry_run_and_a_cycle_that_writes_nothing_to_hubspot_send_no_tail_searc
 ) -> None:
     pairs = _synced(harness)
     leads = sorted(pairs)[:30]
-    for n, lead in enumerate(leads):
-        harness.sf_patch("Lead", lead, {"Title": f"sf title {n}"})
-    _tick(harness)
+    _retitle(harness, leads)
 
     harness.reset_stats()
     dry = _contacts(_sync(harness, dry_run=True))
@@ -227,9 +228,7 @@ def test_an_edit_not_yet_searchable_when_the_cycle_ends_is_synced_by_the_next_on
     pairs = _synced(harness)
     ordered = sorted(pairs)
     written, late = ordered[:40], ordered[40:45]
-    for n, lead in enumerate(written):
-        harness.sf_patch("Lead", lead, {"Title": f"sf title {n}"})
-    _tick(harness)
+    _retitle(harness, written)
     portal = harness.hs_app.state.portal
     portal.index_lag_ms = 2000  # less than overlap_ms
     hubspot_writes = 0

@@ -19,6 +19,30 @@ _Entry = tuple[Any, int, Row]
 _AFTER_ALL = float("inf")  # a seq above every real one: (k, inf) sorts after every (k, seq, row)
 
 
+class TablePositions:
+    """Each row's position in its table's insertion order, kept as rows come and go."""
+
+    def __init__(self) -> None:
+        self.of: dict[str, int] = {}
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self.of)
+
+    def number(self, table: Mapping[str, Row]) -> None:
+        """Number every row of `table` afresh, in its order."""
+        self.of = {rid: n for n, rid in enumerate(table)}
+        self._next = len(self.of)
+
+    def track(self, record_id: str, present: bool) -> None:
+        """One row was added (numbered after every other), kept, or removed."""
+        if not present:
+            self.of.pop(record_id, None)
+        elif record_id not in self.of:
+            self.of[record_id] = self._next
+            self._next += 1
+
+
 class TableIndexes:
     """Sorted indexes on some fields of one table (`id -> row`, insertion-ordered)."""
 
@@ -27,8 +51,7 @@ class TableIndexes:
         self.fields = tuple(fields)
         self._entries: dict[str, list[_Entry]] = {}
         self._indexed: dict[str, dict[str, _Entry]] = {}  # field -> id -> its current entry
-        self._seq: dict[str, int] = {}
-        self._next_seq = 0
+        self._positions = TablePositions()
         self._live: set[str] = set()  # fields whose entries are up to date (built on first use)
 
     def invalidate(self) -> None:
@@ -40,11 +63,7 @@ class TableIndexes:
         if not self._live:
             return
         row = self.table.get(record_id)
-        if row is None:
-            self._seq.pop(record_id, None)
-        elif record_id not in self._seq:
-            self._seq[record_id] = self._next_seq
-            self._next_seq += 1
+        self._positions.track(record_id, row is not None)
         try:
             for name in self._live:
                 self._move(name, record_id, row)
@@ -61,7 +80,7 @@ class TableIndexes:
             del entries[bisect_left(entries, old[:2])]
             del indexed[record_id]
         if value is not None and row is not None:
-            entry = (value, self._seq[record_id], row)
+            entry = (value, self._positions.of[record_id], row)
             insort(entries, entry)
             indexed[record_id] = entry
 
@@ -85,9 +104,8 @@ class TableIndexes:
 
     def _rebuild(self, name: str) -> None:
         if not self._live:  # numbering shared by the live fields must not change under them
-            self._seq = {rid: n for n, rid in enumerate(self.table)}
-            self._next_seq = len(self._seq)
-        seq = self._seq
+            self._positions.number(self.table)
+        seq = self._positions.of
         indexed = {
             rid: (value, seq[rid], row)
             for rid, row in self.table.items()

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hubforce.emulators.salesforce.soql.index import TablePositions
 from hubforce.emulators.salesforce.soql.schema import Row
 
 KeyFn = Callable[[Any], Any]
@@ -69,27 +70,22 @@ class TableLookups:
     def __init__(self, table: Mapping[str, Row], keys: Mapping[str, KeyFn]) -> None:
         self.table = table
         self._keys = keys  # value kind -> the key function the compiled predicate compares by
-        self._seq: dict[str, int] | None = None  # id -> position in the table (None: not built)
-        self._next_seq = 0
+        self._positions: TablePositions | None = None  # None: not built yet
         self._indexes: dict[tuple[str, str], _KeyIndex] = {}
         self._unindexable: set[tuple[str, str]] = set()  # fields holding values the key rejects
 
     def invalidate(self) -> None:
         """Rows changed without `sync`: rebuild positions and indexes when next queried."""
-        self._seq = None
+        self._positions = None
         self._indexes.clear()
         self._unindexable.clear()
 
     def sync(self, record_id: str) -> None:
         """Bring positions and indexes up to date after one row was written, added or removed."""
-        if self._seq is None:
+        if self._positions is None:
             return  # nothing built yet: the first query builds from the table as it is then
         row = self.table.get(record_id)
-        if row is None:
-            self._seq.pop(record_id, None)
-        elif record_id not in self._seq:
-            self._seq[record_id] = self._next_seq
-            self._next_seq += 1
+        self._positions.track(record_id, row is not None)
         for (name, kind), index in list(self._indexes.items()):
             try:
                 index.file(record_id, row, name)
@@ -99,11 +95,12 @@ class TableLookups:
     def candidates(self, tests: Sequence[KeyTest]) -> list[Row] | None:
         """The rows that may pass the narrowest test, in table order; None: scan instead."""
         table = self.table
-        if self._seq is None or len(self._seq) != len(table):
+        positions = self._positions
+        if positions is None or len(positions) != len(table):
             # Never built, or rows were added or dropped without `sync`: start again.
             self.invalidate()
-            self._seq = {rid: n for n, rid in enumerate(table)}
-            self._next_seq = len(self._seq)
+            positions = self._positions = TablePositions()
+            positions.number(table)
         best: set[str] | None = None
         for test in tests:
             ids = self._ids(test)
@@ -113,8 +110,7 @@ class TableLookups:
             return None
         try:
             if 8 * len(best) < len(table):
-                seq = self._seq
-                return [table[rid] for rid in sorted(best, key=seq.__getitem__)]
+                return [table[rid] for rid in sorted(best, key=positions.of.__getitem__)]
             # Many candidates: one pass in table order beats sorting them by position.
             return [row for rid, row in table.items() if rid in best]
         except KeyError:
