@@ -300,3 +300,50 @@ def test_an_edit_between_the_engines_read_and_its_write_of_the_same_contact_is_k
     assert (lead["Title"], lead["Phone"]) == (titles[later], "+1 555 0100")
     assert sum(second.updated.values()) + sum(second.created.values()) == 0
     _no_duplicates(harness)
+
+
+def test_a_cycle_that_dies_in_its_tail_loses_nothing(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rounds are recorded, the tail has planned and recorded its first chunk when the
+    # cycle dies: the next cycle must still see someone's edit made during the dead one.
+    pairs = _synced(harness)
+    leads = sorted(pairs)[:60]
+    _retitle(harness, leads)
+    portal = harness.hs_app.state.portal
+    untouched = pairs[sorted(pairs)[70]]
+    edited: list[str] = []
+
+    def meanwhile(pair: str, side: Side, kind: str, count: int) -> None:
+        _tick(harness)
+        if not edited and (pair, side, kind) == ("contacts", Side.HUBSPOT, "update"):
+            portal.update_object("contacts", untouched, {"jobtitle": "hs during"})
+            edited.append(untouched)
+            _tick(harness)
+
+    news = tail_module.ConfirmingTail.news
+    chunks: list[int] = []
+
+    def crash(self: Any, copies: list[Any]) -> list[Any]:
+        chunks.append(len(copies))
+        if len(chunks) == 2:  # the first chunk was planned and recorded
+            raise RuntimeError("killed while confirming")
+        return news(self, copies)
+
+    monkeypatch.setattr(tail_module.ConfirmingTail, "news", crash)
+    with pytest.raises(RuntimeError, match="killed while confirming"):
+        _sync(harness, after_write=meanwhile)
+    monkeypatch.undo()
+    _tick(harness)
+    second = _contacts(_sync(harness))
+    _tick(harness)
+    third = _contacts(_sync(harness))
+
+    assert edited and len(chunks) == 2
+    lead_of = {hs: lead for lead, hs in pairs.items()}
+    assert _leads(harness)[lead_of[untouched]] == "hs during"
+    titles = _hs_titles(harness)
+    assert [titles[pairs[lead]] for lead in leads] == [f"sf title {n}" for n in range(60)]
+    assert second.updated.get("salesforce:Lead", 0) >= 1
+    assert sum(third.updated.values()) + sum(third.created.values()) == 0
+    _no_duplicates(harness)
