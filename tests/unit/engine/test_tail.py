@@ -15,6 +15,8 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hubforce.connectors.records import RecordPage, RemoteRecord
 from hubforce.engine import tail as tail_module
@@ -365,3 +367,55 @@ def test_a_leg_begun_overlap_after_the_last_write_ends_the_tail_however_much_it_
     assert sorted(r.id for chunk in chunks for r in chunk) == sorted(hs_id(n) for n in range(9))
     assert index.searches == [(SIGNPOST - OVERLAP, SIGNPOST + 20_000)]
     assert tail.reached == SIGNPOST + 20_000 - OVERLAP
+
+
+# -- property: the record's last state is never passed over unless it was planned -----------
+
+
+@st.composite
+def _histories(draw: st.DrawFn) -> tuple[list[tuple[int, str]], list[int], list[int]]:
+    """One record's events after the signpost (stamp, "edit" by someone | "write" by the
+    cycle), the moments a round read it to plan, and the stamps of the copies the tail read."""
+    kinds = draw(st.lists(st.sampled_from(["edit", "write"]), min_size=1, max_size=8))
+    events = [(T0 + 10 * (n + 1), kind) for n, kind in enumerate(kinds)]
+    last = events[-1][0]
+    reads = draw(st.lists(st.integers(T0, last), max_size=3))
+    shown = draw(st.lists(st.sampled_from([stamp for stamp, _ in events]), max_size=6))
+    return events, reads, [*shown, last]  # the tail reads through the end: the last state
+
+
+def _state_at(events: list[tuple[int, str]], moment: int) -> int:
+    """The stamp of the record's state at `moment` (T0: as it was at the signpost)."""
+    return max((stamp for stamp, _ in events if stamp <= moment), default=T0)
+
+
+_TAIL: dict[int, ConfirmingTail] = {}
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_histories())
+def test_the_last_state_is_planned_unless_a_round_planned_from_it(
+    history: tuple[list[tuple[int, str]], list[int], list[int]],
+) -> None:
+    events, reads, shown = history
+    seen = SeenStamps()
+    seen.planned([rec(1, T0)])  # the stream copy, as of the signpost
+    for moment in reads:
+        seen.planned([rec(1, _state_at(events, moment))])
+    writes = [stamp for stamp, kind in events if kind == "write"]
+    for stamp in writes:
+        seen.written(hs_id(1), stamp)
+    tail = _TAIL.get(0) or _TAIL.setdefault(
+        0, make_tail(FakeIndex(Clock(SIGNPOST)), Clock(SIGNPOST), SeenStamps())
+    )
+    tail.seen = seen  # one tail for every example: building its mappings is the slow part
+
+    news = tail.news([rec(1, stamp) for stamp in shown])
+
+    last = events[-1][0]
+    planned_last = max(_state_at(events, moment) for moment in [T0, *reads])
+    already = planned_last == last  # a round planned from the last state itself
+    assert len(news) <= 1
+    assert [r.modified_at for r in news] == ([] if already else [last])
+    # Never a copy older than the cycle's own last write (it would undo the write).
+    assert all(r.modified_at >= max(writes, default=0) for r in news)
