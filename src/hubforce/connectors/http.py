@@ -150,7 +150,10 @@ class ApiSession:
 
     async def _wait(self, seconds: float, error: ConnectorError, kind: str, attempt: int) -> None:
         self.calls.retries += 1
-        log.warning(
+        # One warning per failing call; its further retries only at INFO (a flaky minute
+        # would otherwise print every attempt of every call).
+        log.log(
+            logging.WARNING if attempt == 1 else logging.INFO,
             "%s %s: %s; retry %d/%d in %.1fs",
             self.side,
             kind,

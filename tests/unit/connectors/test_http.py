@@ -170,3 +170,18 @@ async def test_retries_are_logged_without_secrets(
         await session(script, policy).request("GET", "/x", kind="list")
     assert "hubspot list" in caplog.text and "retry 1/3" in caplog.text
     assert "abc123" not in caplog.text
+
+
+async def test_a_failing_call_warns_once_and_logs_its_further_retries_at_info(
+    policy: RetryPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    script = Script(reply(503, {}), reply(503, {}), reply(503, {}), reply(200, {}))
+    with caplog.at_level("INFO", logger="hubforce.connectors"):
+        await session(script, policy).request("GET", "/x", kind="list")
+    retries = [r for r in caplog.records if "retry" in r.getMessage()]
+    assert [r.levelname for r in retries] == ["WARNING", "INFO", "INFO"]
+    assert [r.getMessage().split("; ")[-1].split(" in")[0] for r in retries] == [
+        "retry 1/3",
+        "retry 2/3",
+        "retry 3/3",
+    ]
