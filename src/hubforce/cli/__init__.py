@@ -5,9 +5,29 @@ Each command group lives in its own module and registers itself on `app`.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import typer
 
 from hubforce import __version__
+from hubforce.logs import configure
+
+
+class LogLevel(StrEnum):
+    """`--log-level` values."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class LogFormatChoice(StrEnum):
+    """`--log-format` values."""
+
+    TEXT = "text"
+    JSON = "json"
+
 
 app = typer.Typer(
     name="hubforce",
@@ -34,8 +54,23 @@ def _root(
         callback=_print_version,
         is_eager=True,
     ),
+    log_level: LogLevel = typer.Option(
+        LogLevel.WARNING,
+        "--log-level",
+        envvar="HUBFORCE_LOG_LEVEL",
+        help="Log to stderr from this level on.",
+        case_sensitive=False,
+    ),
+    log_format: LogFormatChoice = typer.Option(
+        LogFormatChoice.TEXT,
+        "--log-format",
+        envvar="HUBFORCE_LOG_FORMAT",
+        help="text (one readable line) or json (one object per line, for log shippers).",
+        case_sensitive=False,
+    ),
 ) -> None:
     """Two-way HubSpot <-> Salesforce sync, with local emulators of both APIs."""
+    configure(log_level.value, "json" if log_format is LogFormatChoice.JSON else "text")
 
 
 def _register_commands() -> None:
