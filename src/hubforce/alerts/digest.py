@@ -29,6 +29,7 @@ class AlertKind(StrEnum):
     BUDGET_RESUMED = "budget_resumed"
     SYNC_FAILING = "sync_failing"
     SYNC_RECOVERED = "sync_recovered"
+    WORKFLOWS_INTERRUPTED = "workflows_interrupted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +104,32 @@ class Digest:
             AlertKind.BUDGET_RESUMED: "budget resumed",
             AlertKind.SYNC_FAILING: "sync failing",
             AlertKind.SYNC_RECOVERED: "sync recovered",
+            AlertKind.WORKFLOWS_INTERRUPTED: "workflow runs interrupted",
         }
         parts = [f"{n} {words[kind]}{'' if n == 1 else 's'}" for kind, n in counts.items()]
         return "hubforce: " + ", ".join(parts)
+
+
+def interrupted_runs(keys: list[str]) -> Digest:
+    """One alert for the workflow runs a retry pass found interrupted by a stopped process
+    (an event, not a state: each run is found once, so nothing is remembered)."""
+    noun = "run was" if len(keys) == 1 else "runs were"
+    text = (
+        f"{len(keys)} workflow {noun} interrupted by a stopped process during an action that "
+        "is not safe to repeat (Slack, webhook, or a create without match_on): check whether "
+        "it happened (each run's error says what)"
+    )
+    example = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+    alert = Alert(
+        kind=AlertKind.WORKFLOWS_INTERRUPTED,
+        subject="workflows",
+        text=text,
+        count=len(keys),
+        example=example,
+        command="hubforce status, then if it did not happen: "
+        "hubforce retry --workflows --interrupted",
+    )
+    return Digest((alert,))
 
 
 def _new_group(group: GroupHealth) -> Alert:

@@ -29,6 +29,7 @@ _ICONS = {
     AlertKind.BUDGET_RESUMED: ":white_check_mark:",
     AlertKind.SYNC_FAILING: ":rotating_light:",
     AlertKind.SYNC_RECOVERED: ":white_check_mark:",
+    AlertKind.WORKFLOWS_INTERRUPTED: ":warning:",
 }
 # Slack refuses a section text over 3,000 characters; an example message may be long.
 _MAX_TEXT = 2_900

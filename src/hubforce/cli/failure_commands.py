@@ -3,7 +3,9 @@
 `errors` lists the open groups (or exports every failure to CSV); `retry` marks failures due
 now so the next cycle tries them again after a fix, and with `--now` runs that cycle. `retry
 --workflows` does the same for workflow runs that failed before any effect (refused for good,
-or abandoned after their maximum age): they wait for `hubforce run`'s next retry pass.
+or abandoned after their maximum age): they wait for `hubforce run`'s next retry pass; with
+`--interrupted`, for the runs a stopped process interrupted instead, once someone checked that
+the action their error names did not happen (they resume at the first action not done).
 """
 
 from __future__ import annotations
@@ -148,14 +150,25 @@ def retry(
         help="Retry workflow runs that failed before any effect or were abandoned (all, or "
         "those of --category); `hubforce run` runs them on its next retry pass.",
     ),
+    interrupted: bool = typer.Option(
+        False,
+        "--interrupted",
+        help="With --workflows: retry instead the runs interrupted by a stopped process "
+        "(`hubforce status` lists them), after checking that the action each one names did "
+        "not happen; they resume at their first action not recorded as done.",
+    ),
     config: Path = CONFIG_OPTION,
     store_url: str | None = STORE_OPTION,
 ) -> None:
     """Mark failures due now, so the next cycle tries them again (after a fix)."""
     console = Console()
     wanted = _category(category)
+    if interrupted and not workflows:
+        raise typer.BadParameter(
+            "--interrupted is for workflow runs: add --workflows", param_hint="--interrupted"
+        )
     if workflows:
-        _retry_workflows(console, wanted, pair, now, config, store_url)
+        _retry_workflows(console, wanted, pair, now, config, store_url, interrupted=interrupted)
         return
     if (wanted is None) == (not all_):
         raise typer.BadParameter(
@@ -176,7 +189,14 @@ def _retry_workflows(
     now: bool,
     config: Path,
     store_url: str | None,
+    *,
+    interrupted: bool = False,
 ) -> None:
+    if interrupted and category is not None:
+        raise typer.BadParameter(
+            "interrupted runs have no failure category: give --interrupted alone",
+            param_hint="--interrupted",
+        )
     if pair is not None or now:
         raise typer.BadParameter(
             "--pair and --now are for record failures; workflow runs are retried by "
@@ -187,7 +207,14 @@ def _retry_workflows(
     from hubforce.workflows.store_ledger import StoreLedger
 
     with _open(console, config, store_url) as store:
-        count = asyncio.run(StoreLedger(store).request_retry(category=category))
+        ledger = StoreLedger(store)
+        count = asyncio.run(ledger.request_retry(category=category, interrupted=interrupted))
+    if interrupted:
+        console.print(
+            f"{count} interrupted workflow run(s) will be run again by `hubforce run` within "
+            "one poll interval, from their first action not recorded as done."
+        )
+        return
     what = f"{category} " if category else ""
     console.print(
         f"{count} {what}workflow run(s) will be retried by `hubforce run` within one poll "

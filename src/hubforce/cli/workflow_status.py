@@ -2,7 +2,9 @@
 
 Retries: runs waiting for an automatic retry (and when the next is due), abandoned ones, runs
 that failed for good before any effect (`hubforce retry --workflows` after a fix), and the runs
-that failed after an effect, listed: those are never retried automatically.
+that failed after an effect, listed: those are never retried automatically; and the runs a
+stopped process interrupted during an action not safe to repeat, listed with what to check
+(`hubforce retry --workflows --interrupted` after checking).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class RetrySummary:
     abandoned: int = 0
     given_back: int = 0  # failed for good before any effect
     partial: int = 0  # failed after an effect
+    interrupted: int = 0  # a stopped process left them half done: to check
 
 
 def _partial_query(columns: list[Any]) -> Any:
@@ -74,8 +77,14 @@ def retry_summary(store: Store) -> RetrySummary:
             select(func.count()).where(c.status == "failed", c.released == true())
         ).scalar()
         partial = conn.execute(_partial_query([func.count()])).scalar()
+        interrupted = conn.execute(select(func.count()).where(c.status == "interrupted")).scalar()
     return RetrySummary(
-        int(waiting), next_at, int(abandoned or 0), int(given_back or 0), int(partial or 0)
+        int(waiting),
+        next_at,
+        int(abandoned or 0),
+        int(given_back or 0),
+        int(partial or 0),
+        int(interrupted or 0),
     )
 
 
@@ -84,6 +93,41 @@ def partial_runs(store: Store, limit: int = LATEST) -> list[WorkflowRun]:
     query = _partial_query([workflow_runs]).order_by(workflow_runs.c.started_at.desc()).limit(limit)
     with store.engine.connect() as conn:
         return [run_of(row) for row in conn.execute(query)]
+
+
+def interrupted_runs(store: Store, limit: int = LATEST) -> list[WorkflowRun]:
+    """The latest runs interrupted by a stopped process, newest first."""
+    c = workflow_runs.c
+    query = (
+        select(workflow_runs)
+        .where(c.status == "interrupted")
+        .order_by(c.started_at.desc())
+        .limit(limit)
+    )
+    with store.engine.connect() as conn:
+        return [run_of(row) for row in conn.execute(query)]
+
+
+def _render_interrupted(console: Console, store: Store, limit: int) -> None:
+    runs = interrupted_runs(store, limit)
+    if not runs:
+        return
+    table = Table(
+        title="Interrupted by a stopped process during an action not safe to repeat: check "
+        "what each error names, then `hubforce retry --workflows --interrupted` for those "
+        "whose action did not happen"
+    )
+    for column in ("started", "workflow", "trigger", "actions", "what to check"):
+        table.add_column(column)
+    for run in runs:
+        table.add_row(
+            _when(run.started_at),
+            escape(run.workflow),
+            escape(_trigger(run.trigger)),
+            escape(_actions(run)),
+            escape(run.error or ""),
+        )
+    console.print(table)
 
 
 def _render_retries(console: Console, store: Store, limit: int) -> None:
@@ -99,12 +143,17 @@ def _render_retries(console: Console, store: Store, limit: int) -> None:
         parts.append(f"{summary.given_back} failed before any effect")
     if summary.partial:
         parts.append(f"{summary.partial} failed after an effect (not retried)")
+    if summary.interrupted:
+        parts.append(f"{summary.interrupted} interrupted by a stopped process (check them)")
     if not parts:
         return
     line = "Workflow retries: " + "; ".join(parts)
     if summary.abandoned or summary.given_back:
         line += ". After a fix: `hubforce retry --workflows`"
+    if summary.interrupted:
+        line += ". After checking: `hubforce retry --workflows --interrupted`"
     console.print(line, highlight=False)
+    _render_interrupted(console, store, limit)
     partial = partial_runs(store, limit)
     if not partial:
         return
@@ -157,9 +206,12 @@ def render_workflow_runs(console: Console, store: Store, limit: int = LATEST) ->
     for column in ("started", "workflow", "status", "trigger", "actions", "error"):
         table.add_column(column)
     for run in runs:
-        colour = {"succeeded": "green", "failed": "red", "abandoned": "red"}.get(
-            run.status, "yellow"
-        )
+        colour = {
+            "succeeded": "green",
+            "failed": "red",
+            "abandoned": "red",
+            "interrupted": "red",
+        }.get(run.status, "yellow")
         table.add_row(
             _when(run.started_at),
             escape(run.workflow),

@@ -2,9 +2,10 @@
 
 A custom collector reads the live counters at scrape time (webhook outcomes, events accepted
 and deduplicated, targeted-sync batches and the ids parked for a retry, workflow-loop errors,
-workflow runs waiting for a retry or abandoned) into the app's own registry, so several apps
-in one process (tests) never collide in the global registry. The workflow run counts come from
-the ledger (one indexed query per scrape); when the store does not answer they are left out.
+workflow runs waiting for a retry, abandoned or interrupted) into the app's own registry, so
+several apps in one process (tests) never collide in the global registry. The workflow run
+counts come from the ledger (one indexed query per scrape); when the store does not answer
+they are left out.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from prometheus_client.registry import Collector
 
 from hubforce.server.dispatch import Dispatcher
 from hubforce.server.webhooks import WebhookCounters
+from hubforce.workflows.runs import RETRY_STATES
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ class ServerCollector(Collector):
     def __init__(self, dispatcher: Dispatcher, webhooks: WebhookCounters) -> None:
         self.dispatcher = dispatcher
         self.webhooks = webhooks
-        #: Workflow runs by retry state ("waiting", "abandoned"), read by the route before
+        #: Workflow runs by retry state (`RETRY_STATES`), read by the route before
         #: each scrape (the ledger is async); None when there is no ledger or it failed.
         self.workflow_runs: dict[str, int] | None = None
 
@@ -90,10 +92,11 @@ class ServerCollector(Collector):
         if self.workflow_runs is not None:
             runs = GaugeMetricFamily(
                 "hubforce_workflow_runs",
-                "Workflow runs waiting for a retry, and abandoned ones",
+                "Workflow runs waiting for a retry, abandoned ones, and ones interrupted by a "
+                "stopped process (to check)",
                 labels=["state"],
             )
-            for state in ("waiting", "abandoned"):
+            for state in RETRY_STATES:
                 runs.add_metric([state], self.workflow_runs.get(state, 0))
             yield runs
         yield CounterMetricFamily(

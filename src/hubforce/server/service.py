@@ -9,6 +9,7 @@ clients and the store.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import time
@@ -24,6 +25,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from starlette.types import Receive, Scope, Send
 
+from hubforce.alerts.digest import interrupted_runs
 from hubforce.config import HubforceConfig, load_config
 from hubforce.config.model import ORG_ID
 from hubforce.engine.context import SyncContext
@@ -237,8 +239,9 @@ def _workflow_retrier(
     keeper: Reconnector,
 ) -> WorkflowRetrier:
     """The retrier of `hubforce run`: each retry under its record's pair lock (as the
-    dispatcher's workflow runs), a targeted sync of the record after a success, and runs that
-    wait for a side whose credentials are refused left alone until it recovers."""
+    dispatcher's workflow runs), a targeted sync of the record after a success, runs that
+    wait for a side whose credentials are refused left alone until it recovers, and a Slack
+    alert when a pass finds runs interrupted by a stopped process."""
 
     def pair_of(side: str | None, object_type: str | None) -> str | None:
         if side not in {s.value for s in Side} or object_type is None:
@@ -259,7 +262,19 @@ def _workflow_retrier(
         refused = known.get(side or "")
         return refused is not None and refused in keeper.failed and refused not in keeper.unproven
 
-    return WorkflowRetrier(engine, lock_for=lock_for, on_record=on_record, blocked=blocked)
+    async def on_interrupted(keys: list[str]) -> None:
+        # One Slack alert per retry pass that found runs a stopped process left half done.
+        notifier = keeper.notifier
+        if notifier is not None:
+            await asyncio.to_thread(notifier.send, interrupted_runs(keys))
+
+    return WorkflowRetrier(
+        engine,
+        lock_for=lock_for,
+        on_record=on_record,
+        blocked=blocked,
+        on_interrupted=on_interrupted,
+    )
 
 
 def _scheduled(engine: WorkflowEngine, workflow: Workflow) -> Callable[[], Awaitable[None]]:

@@ -176,6 +176,9 @@ workflow_runs = Table(
     Column("released", Boolean, nullable=False, server_default=false()),
     Column("attempts", Integer, nullable=False, server_default="1"),
     Column("next_attempt_at", BigInteger, nullable=True),
+    # Until when a `running` claim holds its key (renewed before each action); NULL for a
+    # finished run, and for claims made before migration 0004.
+    Column("lease_until", BigInteger, nullable=True),
     Index(None, "started_at"),
     Index(None, "status", "next_attempt_at"),
 )

@@ -108,6 +108,15 @@ async def _update_associated(
     return ActionResult(name, True, {"updated": updated})
 
 
+def idempotent(action: Action) -> bool:
+    """True if running `action` again after it may already have run changes nothing more:
+    a create that finds its record by `match_on` first, and updates (they set the same values
+    again). A Slack post, a webhook and a plain create would repeat their effect."""
+    if isinstance(action, SalesforceCreate):
+        return bool(action.match_on)
+    return isinstance(action, (SalesforceUpdate, HubSpotUpdate))
+
+
 def _hook_category(status: int) -> str:
     """Why a hook refused a POST: 429 and 5xx pass by themselves, the rest needs a fix."""
     if status == 429:

@@ -12,6 +12,14 @@ redelivery or the form catch-up may run it again, and `hubforce retry --workflow
 wait for the retrier after a fix); a run that failed after an effect keeps its key (no double
 Lead) and is recorded as failed for someone to look at, never retried automatically.
 
+A killed process (SIGKILL, OOM, power loss) leaves its runs `running`: each claim has a lease,
+renewed by a checkpoint before the record is read and before each action (the trigger and the
+actions done so far), and `recover` settles the runs whose lease ended, on each retrier pass
+(the first at start-up). A run that had started no action not recorded as done, or whose
+remaining actions are all idempotent (`actions.idempotent`), waits for the retrier, due now,
+and resumes at its first action not recorded as done; any other is `interrupted`, its error
+saying what to check and how to run it again (`hubforce retry --workflows --interrupted`).
+
 The store itself may be briefly unreachable: an event whose key could not be claimed is parked
 in memory (`parked`) and run again by the retrier's next pass; a finished run the store did
 not take is kept (`unwritten`) and written then. Both are lost if the process stops first.
@@ -31,13 +39,13 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hubforce.alerts.notices import store_unavailable
 from hubforce.server.events import ChangeEvent
 from hubforce.sync.model import Side
-from hubforce.workflows.actions import ActionError, ActionRunner
+from hubforce.workflows.actions import ActionError, ActionRunner, idempotent
 from hubforce.workflows.conditions import Node, matches, parse_condition
 from hubforce.workflows.forms import (
     DATE_TOLERANCE_MS,
@@ -48,9 +56,18 @@ from hubforce.workflows.forms import (
     submission_detail,
     submission_key,
 )
-from hubforce.workflows.model import FormSubmitted, Schedule, Workflow, action_side
+from hubforce.workflows.model import (
+    Action,
+    FormSubmitted,
+    OutboundWebhook,
+    SalesforceCreate,
+    Schedule,
+    SlackPost,
+    Workflow,
+    action_side,
+)
 from hubforce.workflows.retry import Failure, RetryPolicy, failure_of, failure_of_category
-from hubforce.workflows.runs import RunLedger, WorkflowRun
+from hubforce.workflows.runs import ActionResult, RunLedger, WorkflowRun
 from hubforce.workflows.templates import template_fields
 from hubforce.workflows.triggers import (
     FORM_DATE_PROPERTY,
@@ -74,6 +91,9 @@ FILLED_IN = frozenset({"Id", "hs_object_id", "hubspot_id", "salesforce_id"})
 # Events waiting in memory for an unreachable store (and unwritten run records), at most.
 MAX_PARKED = 10_000
 MANUAL_RETRY = "after a fix: `hubforce retry --workflows`"
+INTERRUPTED_RETRY = "hubforce retry --workflows --interrupted"
+#: The failure category of a run whose process died under it.
+INTERRUPTED = "interrupted"
 
 
 class RecordReader(Protocol):
@@ -117,6 +137,18 @@ def fields_needed(workflow: Workflow) -> list[str]:
                         names.update(template_fields(inner))
     # Results of earlier actions (`{action1.id}`) and the record's id are filled in, not read.
     return sorted(n for n in names if not _ACTION_REF.match(n) and n not in FILLED_IN)
+
+
+@dataclass
+class Recovery:
+    """What one `recover` pass did with runs left `running` by a dead process."""
+
+    found: int = 0  # running rows whose lease had ended
+    waiting: int = 0  # safe to run again: the retrier resumes them
+    interrupted: int = 0  # an action not idempotent may have run: a person checks
+    released: int = 0  # nothing started and no record to read again: the key is given back
+    taken: int = 0  # renewed or settled meanwhile by another process
+    keys: list[str] = field(default_factory=list)  # the interrupted runs' keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +344,120 @@ class WorkflowEngine:
         record = {**record, "hs_object_id": trigger["object_id"]}
         return await self._test_and_act(workflow, key, trigger, record)
 
+    async def recover(self, now: int | None = None, *, batch: int = 100) -> Recovery:
+        """Settle the runs left `running` by a process that died: their lease ended before
+        `now` (default: the ledger's clock, which gave the leases; see the module docstring).
+        Several processes may recover at once: each row is settled by one of them."""
+        report = Recovery()
+        seen: set[str] = set()
+        while True:
+            expired = await self.ledger.expired(now, limit=batch)
+            stale = [r for r in expired if r.key not in seen]
+            for found in stale:
+                seen.add(found.key)
+                report.found += 1
+                run = self._recovered(found, _now())
+                if not await self.ledger.settle_expired(run, now):
+                    report.taken += 1
+                elif run.status == "waiting":
+                    report.waiting += 1
+                elif run.status == "interrupted":
+                    report.interrupted += 1
+                    report.keys.append(run.key)
+                    logger.error("workflow %s run %s %s", run.workflow, run.key, run.error)
+                else:
+                    report.released += 1
+            if len(expired) < batch or not stale:
+                break
+        if report.found - report.taken:  # one line per pass, not one per run
+            logger.warning(
+                "workflows: %d run(s) left running by a stopped process: %d resume now, %d "
+                "interrupted (check them, then `%s`), %d given back",
+                report.found - report.taken,
+                report.waiting,
+                report.interrupted,
+                INTERRUPTED_RETRY,
+                report.released,
+            )
+        return report
+
+    def _recovered(self, stale: WorkflowRun, now: int) -> WorkflowRun:
+        """What an expired running run becomes: waiting (safe to run again), interrupted, or
+        failed and released (nothing started, nothing to read again)."""
+        run = WorkflowRun(
+            stale.workflow,
+            stale.key,
+            dict(stale.trigger),
+            stale.started_at,
+            dict(stale.inputs),
+            list(stale.actions),
+            attempts=stale.attempts,
+            retry_since=stale.retry_since,
+            failure_category=INTERRUPTED,
+            actions_started=stale.actions_started,
+            finished_at=now,
+        )
+        workflow = self._by_name.get(stale.workflow)
+        done = len(_done(stale))
+        started = stale.actions_started
+        stopped = "the process running it stopped (killed, out of memory or a power loss)"
+        if started is None or workflow is None:
+            why = (
+                "it was claimed before hubforce recorded a run's progress"
+                if started is None
+                else "its workflow is no longer enabled"
+            )
+            run.status = "interrupted"
+            run.error = (
+                f"interrupted: {stopped} and {why}, so what its actions did is unknown; check "
+                f"them, then `{INTERRUPTED_RETRY}` runs it again (only if none had run)"
+            )
+            return run
+        if started <= done:  # no action under way: nothing can be repeated
+            trigger = stale.trigger
+            readable = isinstance(workflow.trigger, Schedule) or all(
+                trigger.get(k) for k in ("side", "object_type", "object_id")
+            )
+            if not readable:
+                run.status = "failed"  # released: a redelivery or the form catch-up runs it
+                run.error = f"interrupted before any action: {stopped}; its key is given back"
+                return run
+            return _waiting_again(run, now, f"interrupted before action {done + 1}: {stopped}")
+        pending = list(enumerate(workflow.actions, start=1))[done:]
+        unsafe = [(index, action) for index, action in pending if not idempotent(action)]
+        if not unsafe:
+            why = (
+                f"interrupted during action {started}: {stopped}; actions {done + 1}-"
+                f"{len(workflow.actions)} are idempotent, so it resumes at action {done + 1}"
+            )
+            return _waiting_again(run, now, why)
+        checks = "; ".join(_what_to_check(index, action) for index, action in unsafe)
+        first = done + 1
+        run.status = "interrupted"
+        run.error = (
+            f"interrupted during action {started} of {len(workflow.actions)}: {stopped}; "
+            f"actions 1-{done} are done, action {started} may or may not have run, later ones "
+            f"did not start. Check: {checks}. If none of that happened, `{INTERRUPTED_RETRY}` "
+            f"runs it again from action {first}; if it did, finish the rest by hand"
+        )
+        if done == 0:
+            run.error = run.error.replace("actions 1-0 are done, ", "")
+        return run
+
+    async def _checkpoint(self, run: WorkflowRun) -> bool:
+        """Save the run's progress and renew its lease; False: the lease ended and another
+        process recovered the run, so this one must not act any further."""
+        if await self.ledger.checkpoint(run):
+            return True
+        logger.error(
+            "workflow %s run %s: its lease ended and another process took it over; this "
+            "process stops it here (after action %d)",
+            run.workflow,
+            run.key,
+            len(run.actions),
+        )
+        return False
+
     async def retry(self, waiting: WorkflowRun) -> WorkflowRun | None:
         """Run a `waiting` run again (None: someone else holds its key now): claim its key,
         re-read the record (its current values), check the condition again, act."""
@@ -348,6 +494,7 @@ class WorkflowEngine:
     ) -> WorkflowRun:
         """Record a claimed waiting run as given up without another attempt."""
         run = WorkflowRun(waiting.workflow, waiting.key, trigger, _now(), dict(waiting.inputs))
+        run.actions = _done(waiting)  # a resumed run's actions done before its process died
         run.attempts, run.retry_since = waiting.attempts, waiting.retry_since
         run.failure_category, run.failure_side = waiting.failure_category, waiting.failure_side
         run.status, run.finished_at = "abandoned", _now()
@@ -482,6 +629,14 @@ class WorkflowEngine:
         prior: WorkflowRun | None = None,
     ) -> WorkflowRun:
         """Read the record's current values, then test and act (the key is held)."""
+        progress = _new_run(workflow.name, key, trigger, {}, prior)
+        try:
+            # The trigger saved before the read: a run killed during it can be read again.
+            if not await self._checkpoint(progress):
+                return progress
+        except Exception as exc:  # the store refused: nothing happened yet, it may wait
+            progress.error = _brief(exc)
+            return await self._settle_failure(workflow, progress, failure_of(exc), prior)
         try:
             record = await self.reader.read_record(
                 side, object_type, object_id, self._fields[workflow.name]
@@ -489,7 +644,7 @@ class WorkflowEngine:
         except Exception as exc:  # the read had no effect: it may wait for a retry
             run = _new_run(workflow.name, key, trigger, {}, prior)
             run.error = _brief(exc)
-            return await self._settle_failure(workflow, run, failure_of(exc))
+            return await self._settle_failure(workflow, run, failure_of(exc), prior)
         if record is None:
             return await self._skip(workflow, key, trigger, "record no longer exists", prior=prior)
         record = {**record, "Id" if side is Side.SALESFORCE else "hs_object_id": object_id}
@@ -504,6 +659,10 @@ class WorkflowEngine:
         prior: WorkflowRun | None = None,
     ) -> WorkflowRun:
         where = getattr(workflow.trigger, "where", None)
+        if prior is not None and _done(prior):
+            # A run resumed after its process died had passed the condition and acted: its
+            # remaining actions run whatever the record's values are now.
+            return await self._act(workflow, key, trigger, record, prior=prior)
         if not matches(where, record) or not matches(workflow.condition, record):
             return await self._skip(workflow, key, trigger, "condition not met", record, prior)
         return await self._act(workflow, key, trigger, record, prior=prior)
@@ -534,7 +693,30 @@ class WorkflowEngine:
         run = _new_run(workflow.name, key, trigger, dict(record), prior)
         context = dict(record)
         failure: Failure | None = None
+        for done, result in enumerate(run.actions, start=1):  # resumed: done by a dead process
+            for detail_key, value in result.detail.items():
+                context[f"action{done}.{detail_key}"] = value
+        carried = len(run.actions)
         for index, action in enumerate(workflow.actions, start=1):
+            if index <= carried:
+                continue
+            run.actions_started = index
+            try:
+                # Saved before the action starts: if this process dies during it, recovery
+                # knows which action may have run and which are done.
+                if not await self._checkpoint(run):
+                    return run
+            except Exception as exc:
+                if not any(r.ok for r in run.actions[carried:]):  # nothing happened yet
+                    # (a resumed run's carried actions are not run again): it may wait.
+                    run.actions_started = index - 1
+                    run.error, failure = _brief(exc), failure_of(exc)
+                    break
+                # Stopping now would leave the run half done: carry on, the final record
+                # goes through `unwritten`.
+                logger.warning(
+                    "workflow %s run %s: progress not saved (%s)", run.workflow, run.key, exc
+                )
             try:
                 result = await self.runner.run(index, action, context)
             except (ActionError, Exception) as exc:  # recorded, never raised to the intake
@@ -549,20 +731,26 @@ class WorkflowEngine:
                 failure = failure_of_category(result.category, side.value if side else None)
                 break
         if failure is not None:
-            return await self._settle_failure(workflow, run, failure)
+            return await self._settle_failure(workflow, run, failure, prior)
         run.finished_at = _now()
         await self._record(run)
         return run
 
     async def _settle_failure(
-        self, workflow: Workflow, run: WorkflowRun, failure: Failure
+        self,
+        workflow: Workflow,
+        run: WorkflowRun,
+        failure: Failure,
+        prior: WorkflowRun | None = None,
     ) -> WorkflowRun:
         """Record a failed attempt: waiting for a retry (passing reason, no effect yet),
-        abandoned (the same, past the maximum age) or failed (after an effect, or for good)."""
+        abandoned (the same, past the maximum age) or failed (after an effect, or for good).
+        The actions a resumed run carried over are not run again: only this attempt's count."""
         now = _now()
         run.failure_category, run.failure_side = failure.category, failure.side
         run.status = "failed"
-        if failure.passing and not run.effect:
+        carried = len(_done(prior)) if prior is not None else 0
+        if failure.passing and not any(result.ok for result in run.actions[carried:]):
             since = run.retry_since if run.retry_since is not None else run.started_at
             run.retry_since = since
             max_age = self._max_age_ms(workflow)
@@ -613,7 +801,40 @@ def _new_run(
     if prior is not None:
         run.attempts = prior.attempts + 1
         run.retry_since = prior.retry_since if prior.retry_since is not None else prior.started_at
+        # A run resumed after its process died keeps the actions recorded as done.
+        run.actions = _done(prior)
+        run.actions_started = len(run.actions)
     return run
+
+
+def _done(run: WorkflowRun) -> list[ActionResult]:
+    """The actions of `run` recorded as done, in order, before any that failed (a waiting
+    run that failed before any effect has none)."""
+    done: list[ActionResult] = []
+    for result in run.actions:
+        if not result.ok:
+            break
+        done.append(result)
+    return done
+
+
+def _waiting_again(run: WorkflowRun, now: int, why: str) -> WorkflowRun:
+    """`run` waiting for the retrier, due now (`why` kept as its error)."""
+    run.status, run.next_attempt_at = "waiting", now
+    run.retry_since = run.retry_since if run.retry_since is not None else run.started_at
+    run.error = why
+    return run
+
+
+def _what_to_check(index: int, action: Action) -> str:
+    """What a person checks for an action that may have run (in a run's error)."""
+    if isinstance(action, SlackPost):
+        return f"action {index}, a Slack message in {action.channel}"
+    if isinstance(action, OutboundWebhook):
+        return f"action {index}, a POST to {action.url}"
+    if isinstance(action, SalesforceCreate):
+        return f"action {index}, a new Salesforce {action.sobject} with the run's inputs"
+    return f"action {index} ({action.type})"
 
 
 def _span(ms: int) -> str:

@@ -20,6 +20,11 @@ that failed is only ever run again by hubforce itself. The policy:
   webhook) after the first failure, the run is `abandoned` with the reason in its error; a
   scheduled workflow's run only until its next slot.
 
+- **After a crash.** Each pass first settles the runs a killed process left `running` once
+  their lease ended (`WorkflowEngine.recover`): those safe to run again wait, due now, and
+  are retried in the same pass; the others become `interrupted` for a person. The pass at
+  start-up does it for a restarted service.
+
 A retry claims the run's own idempotency key (`RunLedger.claim(retrying=True)`), so a retry
 racing a redelivered webhook, the form catch-up or another process still acts once.
 """
@@ -30,7 +35,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -126,6 +131,8 @@ class RetryReport:
     taken: int = 0  # someone else held the key (a redelivery, the catch-up, another process)
     replayed: int = 0  # events whose claim the store refused earlier, run now
     written: int = 0  # run records the store refused earlier, written now
+    recovered: int = 0  # left running by a dead process, safe to run again: waiting, due now
+    interrupted: int = 0  # left running by a dead process, not safe: for a person
 
 
 def _no_lock(_side: str | None, _object_type: str | None) -> AbstractAsyncContextManager[Any]:
@@ -142,6 +149,7 @@ class WorkflowRetrier:
         lock_for: Callable[[str | None, str | None], AbstractAsyncContextManager[Any]] = _no_lock,
         on_record: Callable[[str, str, str], None] | None = None,
         blocked: Callable[[str | None], bool] = lambda _side: False,
+        on_interrupted: Callable[[list[str]], Awaitable[None]] | None = None,
         now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         batch: int = 100,
     ) -> None:
@@ -149,6 +157,7 @@ class WorkflowRetrier:
         self.lock_for = lock_for  # the pair's lock: never beside a sync of that record's pair
         self.on_record = on_record  # (side, object type, id) after a retry succeeded
         self.blocked = blocked
+        self.on_interrupted = on_interrupted  # keys of the runs a pass found interrupted
         self.now_ms = now_ms
         self.batch = batch
         self.passes = 0
@@ -198,6 +207,15 @@ class WorkflowRetrier:
                     run = await self.engine.replay(parked)
                 if run is not None:
                     report.replayed += 1
+            # Before the due runs: a recovered run waits due now and is retried in this pass.
+            # Leases are judged by the ledger's clock (the one that gave them), not the pass's.
+            recovery = await self.engine.recover()
+            report.recovered, report.interrupted = recovery.waiting, recovery.interrupted
+            if recovery.interrupted and self.on_interrupted is not None:
+                try:  # one call per pass: one alert per batch, never one per run
+                    await self.on_interrupted(recovery.keys)
+                except Exception:  # an alert never stops the retries
+                    logger.exception("the alert about interrupted workflow runs failed")
             started = self.now_ms()
             after: tuple[int, str] | None = None
             seen: set[str] = set()  # a run that waits again moves on in the order: once a pass
@@ -218,12 +236,13 @@ class WorkflowRetrier:
             if report.retried or report.replayed:
                 logger.info(
                     "workflow retries: %d run again (%d succeeded, %d waiting, %d abandoned), "
-                    "%d events replayed",
+                    "%d events replayed, %d resumed after a stopped process",
                     report.retried,
                     report.succeeded,
                     report.waiting,
                     report.abandoned,
                     report.replayed,
+                    report.recovered,
                 )
             return report
 

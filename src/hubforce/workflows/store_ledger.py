@@ -8,20 +8,33 @@ taken over by a conditional UPDATE instead, and a `waiting` row likewise by the 
 finds the row `running`. Recording a run updates its row with status, finish time, retry
 columns and details. Calls are short single-row statements, run inline like the engine's other
 store calls.
+
+Leases (migration 0004): a claim sets `lease_until`, each `checkpoint` renews it, a finished
+run clears it. A `running` row whose lease ended belongs to a dead process (a live one renews it
+before every action); `settle_expired` replaces it with a conditional UPDATE (still `running`,
+lease still ended), so of two recovering processes one wins, and a claim renewed meanwhile is
+never taken. A row claimed before 0004 has no lease: it counts as expired `LEASE_MS` after
+`started_at`.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, true, tuple_, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, select, true, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from hubforce.store import Store
 from hubforce.store.tables import workflow_runs
-from hubforce.workflows.runs import ActionResult, WorkflowRun
+from hubforce.workflows.runs import (
+    LEASE_MS,
+    RETRY_STATES,
+    ActionResult,
+    WorkflowRun,
+    wall_ms,
+)
 
 #: Part of the key of a failure recorded for a key its run did not hold (history, not a claim).
 HISTORY_MARK = "#failed:"
@@ -45,6 +58,7 @@ def _detail(run: WorkflowRun) -> dict[str, Any]:
         "retry_since": run.retry_since,
         "failure_category": run.failure_category,
         "failure_side": run.failure_side,
+        "actions_started": run.actions_started,
     }
 
 
@@ -66,23 +80,44 @@ def run_of(row: Any) -> WorkflowRun:
         retry_since=detail.get("retry_since"),
         failure_category=detail.get("failure_category"),
         failure_side=detail.get("failure_side"),
+        actions_started=_started(row, detail),
     )
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
+def _started(row: Any, detail: dict[str, Any]) -> int | None:
+    """Actions started by the row's run; None for a claim older than checkpoints (a running
+    row with no lease and nothing saved): what it did is unknown."""
+    if "actions_started" in detail:
+        started: int | None = detail["actions_started"]
+        return started
+    if row.status == "running" and getattr(row, "lease_until", None) is None:
+        return None
+    return 0
 
 
 class StoreLedger:
     """RunLedger over the state store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Store, *, lease_ms: int = LEASE_MS, now_ms: Callable[[], int] = wall_ms
+    ) -> None:
         self.store = store
+        self.lease_ms = lease_ms
+        self.now_ms = now_ms
+
+    def _lease_ended(self, now: int) -> ColumnElement[bool]:
+        """A running row's lease ended before `now` (no lease: `lease_ms` after its start)."""
+        c = workflow_runs.c
+        return and_(
+            c.status == "running",
+            func.coalesce(c.lease_until, c.started_at + self.lease_ms) < now,
+        )
 
     async def claim(self, key: str, *, retrying: bool = False) -> bool:
         """Insert the key as a running row, or take over its released (with `retrying`: its
         waiting) row; False if someone else holds it."""
-        now = _now()
+        now = self.now_ms()
+        lease = now + self.lease_ms
         row = {
             "key": key,
             "workflow": key.split(":", 1)[0][:64],
@@ -93,6 +128,7 @@ class StoreLedger:
             "released": False,
             "attempts": 1,
             "next_attempt_at": None,
+            "lease_until": lease,
         }
         if not retrying:
             try:
@@ -104,13 +140,66 @@ class StoreLedger:
                 return True
         c = workflow_runs.c
         held = c.status == "waiting" if retrying else c.released == true()
-        take = (
-            update(workflow_runs)
-            .where(c.key == key, held)
-            .values(status="running", released=False, next_attempt_at=None, started_at=now)
-        )
+        values: dict[str, Any] = {
+            "status": "running",
+            "released": False,
+            "next_attempt_at": None,
+            "started_at": now,
+            "lease_until": lease,
+        }
+        if not retrying:  # a released key's old record is not this claim's progress
+            values["detail"] = {}
+        take = update(workflow_runs).where(c.key == key, held).values(**values)
         with self.store.engine.begin() as conn:
             return conn.execute(take).rowcount == 1
+
+    async def checkpoint(self, run: WorkflowRun) -> bool:
+        """Save the running run's progress on its row and renew its lease; False if the row
+        is no longer running (recovered by another process after its lease ended)."""
+        c = workflow_runs.c
+        values = {
+            "detail": _detail(run),
+            "attempts": run.attempts,
+            "started_at": run.started_at,
+            "lease_until": self.now_ms() + self.lease_ms,
+        }
+        query = update(workflow_runs).where(c.key == run.key, c.status == "running")
+        with self.store.engine.begin() as conn:
+            return conn.execute(query.values(**values)).rowcount == 1
+
+    async def expired(self, now: int | None = None, *, limit: int = 100) -> list[WorkflowRun]:
+        """Running rows whose lease ended before `now` (default: this ledger's clock), oldest
+        claim first."""
+        now = self.now_ms() if now is None else now
+        c = workflow_runs.c
+        query = (
+            select(workflow_runs)
+            .where(self._lease_ended(now))
+            .order_by(c.started_at, c.key)
+            .limit(limit)
+        )
+        with self.store.engine.connect() as conn:
+            return [run_of(row) for row in conn.execute(query)]
+
+    async def settle_expired(self, run: WorkflowRun, now: int | None = None) -> bool:
+        """Replace the expired running row of `run.key` with `run`, only if it is still
+        running with its lease ended (see the module docstring)."""
+        now = self.now_ms() if now is None else now
+        c = workflow_runs.c
+        values = {
+            "workflow": run.workflow[:64],
+            "status": run.status,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "detail": _detail(run),
+            "released": run.released,
+            "attempts": run.attempts,
+            "next_attempt_at": run.next_attempt_at if run.status == "waiting" else None,
+            "lease_until": None,
+        }
+        query = update(workflow_runs).where(c.key == run.key, self._lease_ended(now))
+        with self.store.engine.begin() as conn:
+            return conn.execute(query.values(**values)).rowcount == 1
 
     async def release(self, key: str) -> None:
         """Delete the key's row so that a later delivery may run it."""
@@ -128,6 +217,7 @@ class StoreLedger:
             "released": run.released,
             "attempts": run.attempts,
             "next_attempt_at": run.next_attempt_at if run.status == "waiting" else None,
+            "lease_until": None,
         }
         with self.store.engine.begin() as conn:
             done = conn.execute(
@@ -176,30 +266,34 @@ class StoreLedger:
             return [run_of(row) for row in conn.execute(query)]
 
     async def retry_counts(self) -> dict[str, int]:
-        """Runs `waiting` for a retry and `abandoned`, from the status index."""
+        """Runs `waiting` for a retry, `abandoned` and `interrupted`, from the status index."""
         c = workflow_runs.c
-        query = (
-            select(c.status, func.count())
-            .where(c.status.in_(("waiting", "abandoned")))
-            .group_by(c.status)
-        )
-        counts = {"waiting": 0, "abandoned": 0}
+        query = select(c.status, func.count()).where(c.status.in_(RETRY_STATES)).group_by(c.status)
+        counts = dict.fromkeys(RETRY_STATES, 0)
         with self.store.engine.connect() as conn:
             counts.update({row[0]: int(row[1]) for row in conn.execute(query)})
         return counts
 
     async def request_retry(
-        self, *, category: str | None = None, workflow: str | None = None, now: int | None = None
+        self,
+        *,
+        category: str | None = None,
+        workflow: str | None = None,
+        interrupted: bool = False,
+        now: int | None = None,
     ) -> int:
         """Make the runs that gave their key back (failed for good before any effect, or
         abandoned) wait for a retry due now, with a fresh maximum age; returns how many.
+        With `interrupted`, the `interrupted` runs instead (someone checked what their
+        process left unfinished): they resume at their first action not recorded as done.
 
         For `hubforce retry --workflows` after a fix. Runs that failed after an effect are
         left alone: running them again could duplicate the effect.
         """
-        when = _now() if now is None else now
+        when = self.now_ms() if now is None else now
         c = workflow_runs.c
-        query = select(workflow_runs).where(c.released == true())
+        held = c.status == "interrupted" if interrupted else c.released == true()
+        query = select(workflow_runs).where(held)
         if workflow is not None:
             query = query.where(c.workflow == workflow)
         with self.store.engine.connect() as conn:
@@ -215,7 +309,7 @@ class StoreLedger:
                 # Only if still released: a redelivery may have claimed it meanwhile.
                 moved = conn.execute(
                     update(workflow_runs)
-                    .where(c.key == row.key, c.released == true())
+                    .where(c.key == row.key, held)
                     .values(status="waiting", released=False, next_attempt_at=when, detail=detail)
                 )
                 count += moved.rowcount

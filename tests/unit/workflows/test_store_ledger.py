@@ -207,7 +207,7 @@ class RetryLedgerContract:
         due, page, rest, counts = asyncio.run(go())
         assert due == ["wf:b", "wf:c"]
         assert (page, rest) == (["wf:b", "wf:c"], ["wf:a"])
-        assert counts == {"waiting": 3, "abandoned": 0}
+        assert counts == {"waiting": 3, "abandoned": 0, "interrupted": 0}
 
     def test_a_retry_request_makes_given_back_runs_wait_not_partial_ones(
         self, store: Store
