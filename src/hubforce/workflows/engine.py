@@ -15,10 +15,13 @@ Lead) and is recorded as failed for someone to look at, never retried automatica
 A killed process (SIGKILL, OOM, power loss) leaves its runs `running`: each claim has a lease,
 renewed by a checkpoint before the record is read and before each action (the trigger and the
 actions done so far), and `recover` settles the runs whose lease ended, on each retrier pass
-(the first at start-up). A run that had started no action not recorded as done, or whose
-remaining actions are all idempotent (`actions.idempotent`), waits for the retrier, due now,
-and resumes at its first action not recorded as done; any other is `interrupted`, its error
-saying what to check and how to run it again (`hubforce retry --workflows --interrupted`).
+(the first at start-up). The checkpoint before an action is what tells which action was under
+way (a run whose checkpoint fails stops before the action: it waits like a refused one), so
+the actions before it are done and those after it never started. A run with no action under
+way, or an idempotent one (`actions.idempotent`), waits for the retrier, due now, and resumes
+at that action, the done ones carried over; one killed during an action that is not
+idempotent is `interrupted`, its error saying what to check and how to run it again
+(`hubforce retry --workflows --interrupted`).
 
 The store itself may be briefly unreachable: an event whose key could not be claimed is parked
 in memory (`parked`) and run again by the retrier's next pass; a finished run the store did
@@ -423,25 +426,30 @@ class WorkflowEngine:
                 run.error = f"interrupted before any action: {stopped}; its key is given back"
                 return run
             return _waiting_again(run, now, f"interrupted before action {done + 1}: {stopped}")
-        pending = list(enumerate(workflow.actions, start=1))[done:]
-        unsafe = [(index, action) for index, action in pending if not idempotent(action)]
-        if not unsafe:
+        # A checkpoint is saved before each action starts, and a run whose checkpoint fails
+        # stops (`_act`): the actions before `started` are done, `started` itself may have
+        # run, the later ones never started. Only `started` can be repeated by running the
+        # run again from it, so it alone decides.
+        total = len(workflow.actions)
+        first = done + 1
+        under_way = workflow.actions[started - 1] if started <= total else None
+        if under_way is None or idempotent(under_way):
+            what = under_way.type if under_way is not None else "an action"
             why = (
-                f"interrupted during action {started}: {stopped}; actions {done + 1}-"
-                f"{len(workflow.actions)} are idempotent, so it resumes at action {done + 1}"
+                f"interrupted during action {started} ({what}, safe to run again): {stopped}; "
+                f"it resumes at action {first}"
             )
             return _waiting_again(run, now, why)
-        checks = "; ".join(_what_to_check(index, action) for index, action in unsafe)
-        first = done + 1
+        finished = f"{_actions_named(1, done)} done, " if done else ""
+        later = f"; {_actions_named(started + 1, total)} did not start" if started < total else ""
         run.status = "interrupted"
         run.error = (
-            f"interrupted during action {started} of {len(workflow.actions)}: {stopped}; "
-            f"actions 1-{done} are done, action {started} may or may not have run, later ones "
-            f"did not start. Check: {checks}. If none of that happened, `{INTERRUPTED_RETRY}` "
-            f"runs it again from action {first}; if it did, finish the rest by hand"
+            f"interrupted during action {started} of {total} ({under_way.type}, not safe to "
+            f"repeat): {stopped}; {finished}action {started} may or may not have run{later}. "
+            f"Check for {_what_to_check(under_way)}. If there is none, `{INTERRUPTED_RETRY}` "
+            f"runs it again from action {first}; if there is, "
+            + (f"do {_actions_named(started + 1, total)} by hand" if later else "nothing is left")
         )
-        if done == 0:
-            run.error = run.error.replace("actions 1-0 are done, ", "")
         return run
 
     async def _checkpoint(self, run: WorkflowRun) -> bool:
@@ -449,6 +457,7 @@ class WorkflowEngine:
         process recovered the run, so this one must not act any further."""
         if await self.ledger.checkpoint(run):
             return True
+        run.status = "running"  # returned as it stands, recorded by whoever took it over
         logger.error(
             "workflow %s run %s: its lease ended and another process took it over; this "
             "process stops it here (after action %d)",
@@ -636,7 +645,7 @@ class WorkflowEngine:
                 return progress
         except Exception as exc:  # the store refused: nothing happened yet, it may wait
             progress.error = _brief(exc)
-            return await self._settle_failure(workflow, progress, failure_of(exc), prior)
+            return await self._settle_failure(workflow, progress, failure_of(exc), _carried(prior))
         try:
             record = await self.reader.read_record(
                 side, object_type, object_id, self._fields[workflow.name]
@@ -644,7 +653,7 @@ class WorkflowEngine:
         except Exception as exc:  # the read had no effect: it may wait for a retry
             run = _new_run(workflow.name, key, trigger, {}, prior)
             run.error = _brief(exc)
-            return await self._settle_failure(workflow, run, failure_of(exc), prior)
+            return await self._settle_failure(workflow, run, failure_of(exc), _carried(prior))
         if record is None:
             return await self._skip(workflow, key, trigger, "record no longer exists", prior=prior)
         record = {**record, "Id" if side is Side.SALESFORCE else "hs_object_id": object_id}
@@ -707,16 +716,13 @@ class WorkflowEngine:
                 if not await self._checkpoint(run):
                     return run
             except Exception as exc:
-                if not any(r.ok for r in run.actions[carried:]):  # nothing happened yet
-                    # (a resumed run's carried actions are not run again): it may wait.
-                    run.actions_started = index - 1
-                    run.error, failure = _brief(exc), failure_of(exc)
-                    break
-                # Stopping now would leave the run half done: carry on, the final record
-                # goes through `unwritten`.
-                logger.warning(
-                    "workflow %s run %s: progress not saved (%s)", run.workflow, run.key, exc
-                )
+                # Never act without the checkpoint: recovery trusts that no action after the
+                # saved one started. Action `index` did not: a retry resumes there (the
+                # actions done are carried, not repeated), so the run may wait.
+                run.actions_started = index - 1
+                run.error = f"before action {index}: progress not saved: {_brief(exc)}"
+                carried, failure = len(run.actions), failure_of(exc)
+                break
             try:
                 result = await self.runner.run(index, action, context)
             except (ActionError, Exception) as exc:  # recorded, never raised to the intake
@@ -731,7 +737,7 @@ class WorkflowEngine:
                 failure = failure_of_category(result.category, side.value if side else None)
                 break
         if failure is not None:
-            return await self._settle_failure(workflow, run, failure, prior)
+            return await self._settle_failure(workflow, run, failure, carried)
         run.finished_at = _now()
         await self._record(run)
         return run
@@ -741,15 +747,15 @@ class WorkflowEngine:
         workflow: Workflow,
         run: WorkflowRun,
         failure: Failure,
-        prior: WorkflowRun | None = None,
+        carried: int = 0,
     ) -> WorkflowRun:
         """Record a failed attempt: waiting for a retry (passing reason, no effect yet),
         abandoned (the same, past the maximum age) or failed (after an effect, or for good).
-        The actions a resumed run carried over are not run again: only this attempt's count."""
+        The first `carried` actions are not run again by a retry (it resumes after them): only
+        the effects of the others count."""
         now = _now()
         run.failure_category, run.failure_side = failure.category, failure.side
         run.status = "failed"
-        carried = len(_done(prior)) if prior is not None else 0
         if failure.passing and not any(result.ok for result in run.actions[carried:]):
             since = run.retry_since if run.retry_since is not None else run.started_at
             run.retry_since = since
@@ -807,6 +813,11 @@ def _new_run(
     return run
 
 
+def _carried(prior: WorkflowRun | None) -> int:
+    """How many actions a retry of `prior` carries over instead of running them again."""
+    return len(_done(prior)) if prior is not None else 0
+
+
 def _done(run: WorkflowRun) -> list[ActionResult]:
     """The actions of `run` recorded as done, in order, before any that failed (a waiting
     run that failed before any effect has none)."""
@@ -826,15 +837,21 @@ def _waiting_again(run: WorkflowRun, now: int, why: str) -> WorkflowRun:
     return run
 
 
-def _what_to_check(index: int, action: Action) -> str:
-    """What a person checks for an action that may have run (in a run's error)."""
+def _actions_named(first: int, last: int) -> str:
+    """ "action 2" or "actions 2-4" (in a run's error)."""
+    return f"action {first}" if first == last else f"actions {first}-{last}"
+
+
+def _what_to_check(action: Action) -> str:
+    """What a person looks for to tell whether an action that may have run did (in a run's
+    error)."""
     if isinstance(action, SlackPost):
-        return f"action {index}, a Slack message in {action.channel}"
+        return f"its Slack message in {action.channel}"
     if isinstance(action, OutboundWebhook):
-        return f"action {index}, a POST to {action.url}"
+        return f"its POST in the logs of {action.url}"
     if isinstance(action, SalesforceCreate):
-        return f"action {index}, a new Salesforce {action.sobject} with the run's inputs"
-    return f"action {index} ({action.type})"
+        return f"a Salesforce {action.sobject} created with the run's inputs"
+    return f"the effect of its {action.type}"
 
 
 def _span(ms: int) -> str:

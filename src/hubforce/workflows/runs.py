@@ -19,18 +19,20 @@ A run's key row moves through these statuses:
 - `abandoned`: a waiting run past its maximum age; released, like a permanent failure;
 - `interrupted`: a `running` run whose lease ended (the process running it was killed: SIGKILL,
   OOM, power loss) while an action that is not idempotent (`slack`, `webhook`,
-  `salesforce.create` without `match_on`) may have been under way; final, the key stays held,
-  its error says what to check, and `hubforce retry --workflows --interrupted` runs it again
-  (from its first action not recorded as done) after checking.
+  `salesforce.create` without `match_on`) was under way, so it may or may not have happened;
+  final, the key stays held, its error says what to check, and `hubforce retry --workflows
+  --interrupted` runs it again (from that action) after checking.
 
 Leases: a claim holds its key until `lease_until` (`LEASE_MS` after the claim), renewed by each
 `checkpoint` (the engine saves the run's trigger and the actions done so far before each
 action). `expired` lists `running` rows whose lease ended: their process is dead, since a live
 one renews it before every action. The engine recovers them (`WorkflowEngine.recover`, on every
-retrier pass, the first one at start-up): a run none of whose actions started, or whose
-remaining actions are all idempotent, waits for the retrier, due now; the others are
-`interrupted`. `settle_expired` changes a row only while it is still `running` with its lease
-ended, so a claim renewed meanwhile (a slow process, alive after all) is never taken.
+retrier pass, the first one at start-up): a run with no action under way, or an idempotent one
+(`salesforce.create` with `match_on`, `salesforce.update`, `hubspot.update`), waits for the
+retrier, due now, and resumes at its first action not done (`attempts` + 1, the actions done
+kept); the others are `interrupted`. `settle_expired` changes a row only while it is still
+`running` with its lease ended, so a claim renewed meanwhile (a slow process, alive after all)
+is never taken.
 """
 
 from __future__ import annotations
@@ -218,6 +220,7 @@ class MemoryLedger:
             if row is None or row.status != "running":
                 return False
             row.run, row.lease_until = _copy(run), self.now_ms() + self.lease_ms
+            row.run.status = "running"
             return True
 
     async def expired(self, now: int | None = None, *, limit: int = 100) -> list[WorkflowRun]:

@@ -131,3 +131,80 @@ def test_retry_workflows_makes_given_back_runs_wait_by_category(tmp_path: Path) 
     refused = runner.invoke(app, ["retry", "--workflows", "--now", "-c", config], env=ENV)
     assert refused.exit_code == 2
     assert "workflow runs are retried by `hubforce run`" in refused.output
+
+
+# -- runs interrupted by a stopped process ----------------------------------------------------
+
+INTERRUPTED_ERROR = (
+    "interrupted during action 1 of 1 (slack, not safe to repeat): the process running it "
+    "stopped; action 1 may or may not have run. Check for its Slack message in #sales."
+)
+
+
+def _seed_interrupted(store_url: str) -> None:
+    """A run a killed process left running, settled as interrupted, next to a partial one."""
+    interrupted = _run(
+        "new-contact-lead:601", 6, "interrupted", error=INTERRUPTED_ERROR, actions_started=1
+    )
+    interrupted.failure_category = "interrupted"
+
+    async def go() -> None:
+        with open_store(store_url) as store:
+            ledger = StoreLedger(store, lease_ms=1, now_ms=lambda: T0)
+            assert await ledger.claim(interrupted.key)
+            assert await ledger.settle_expired(interrupted, T0 + 2)
+            await _seed_partial(ledger)
+
+    asyncio.run(go())
+
+
+async def _seed_partial(ledger: StoreLedger) -> None:
+    partial = _run("new-contact-lead:602", 7, "failed", error="action 2: HTTP 502")
+    partial.actions = [ActionResult("action1:salesforce.create", True, {"id": "00Q9"})]
+    assert await ledger.claim(partial.key)
+    await ledger.record(partial)
+
+
+def test_status_counts_and_lists_interrupted_runs_with_what_to_check(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'state.db'}"
+    _seed_interrupted(store_url)
+    result = runner.invoke(app, ["status", "-c", str(_config(tmp_path, store_url))], env=ENV)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert (
+        "Workflow retries: 1 failed after an effect (not retried); 1 interrupted by a stopped "
+        "process (check them). After checking: `hubforce retry --workflows --interrupted`"
+    ) in out
+    assert "Interrupted by a stopped process during an action not safe to repeat" in out
+    listed = [line for line in out.splitlines() if "601" in line]
+    assert listed and "interrupted during action 1 of 1" in listed[0]
+
+
+def test_retry_workflows_interrupted_makes_only_interrupted_runs_wait(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'state.db'}"
+    _seed_interrupted(store_url)
+    config = str(_config(tmp_path, store_url))
+    plain = runner.invoke(app, ["retry", "--workflows", "-c", config], env=ENV)
+    assert plain.exit_code == 0, plain.output
+    assert "0 workflow run(s) will be retried" in plain.output  # not without --interrupted
+    result = runner.invoke(app, ["retry", "--workflows", "--interrupted", "-c", config], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert "1 interrupted workflow run(s) will be run again by `hubforce run`" in result.output
+    with open_store(store_url) as store:
+        runs = {r.key.rsplit(":", 1)[-1]: r for r in asyncio.run(StoreLedger(store).recent())}
+    assert {k: r.status for k, r in runs.items()} == {"601": "waiting", "602": "failed"}
+    assert runs["601"].next_attempt_at is not None
+    assert runs["601"].actions_started == 1  # what a retry resumes from is kept
+
+
+def test_interrupted_needs_workflows_and_takes_no_category(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'state.db'}"
+    config = str(_config(tmp_path, store_url))
+    alone = runner.invoke(app, ["retry", "--interrupted", "-c", config], env=ENV)
+    assert alone.exit_code == 2 and "add --workflows" in alone.output
+    category = runner.invoke(
+        app,
+        ["retry", "--workflows", "--interrupted", "--category", "picklist", "-c", config],
+        env=ENV,
+    )
+    assert category.exit_code == 2 and "give --interrupted alone" in category.output
