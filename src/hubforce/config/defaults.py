@@ -190,6 +190,7 @@ schedule:
   reconcile_seconds: 900               # a full reconcile every 15 minutes
   salesforce_poll_seconds: 30          # Salesforce has no webhooks: poll for changes
   webhooks: true                       # HubSpot changes arrive by webhook in real time
+  workflow_lease_seconds: 900          # a workflow run silent this long died with its process
 
 budgets:                               # share of each side's daily API limit hubforce may use
   hubspot: {daily_share: 0.5}

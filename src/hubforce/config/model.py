@@ -210,6 +210,9 @@ class Schedule(ConfigModel):
     reconcile_seconds: int = Field(default=900, ge=30)
     salesforce_poll_seconds: int = Field(default=30, ge=5)
     webhooks: bool = True
+    # How long a workflow run's claim outlives its last checkpoint (one per action) before
+    # another pass takes it for dead; above the longest single action (connector retries).
+    workflow_lease_seconds: int = Field(default=900, ge=60)
 
 
 class Budget(ConfigModel):

@@ -161,7 +161,8 @@ def build_service(
     """
     locks = PairLocks()
     index = pair_index(ctx.mappings)
-    ledger = StoreLedger(ctx.store)  # idempotency keys survive restarts
+    # Idempotency keys survive restarts; a claim's lease says when its process is dead.
+    ledger = StoreLedger(ctx.store, lease_ms=config.schedule.workflow_lease_seconds * 1000)
     slack = config.alerts.slack_webhook_url
     workflows = workflows_of(config).workflows
     poll_seconds = salesforce_poll_seconds or config.schedule.salesforce_poll_seconds

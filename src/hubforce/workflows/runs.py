@@ -55,7 +55,7 @@ RunStatus = Literal[
 #: reach the store or is stuck stops renewing by itself. One action's longest run is its
 #: connector's retries (rate-limit waits and 5xx backoff: minutes at most) or a hook's 10 s
 #: timeout: 15 minutes is well above it, and a dead process's run resumes within the next
-#: retry pass after that.
+#: retry pass after that (`schedule.workflow_lease_seconds` in `hubforce run`).
 LEASE_MS = 15 * 60 * 1000
 
 
