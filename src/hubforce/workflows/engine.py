@@ -838,7 +838,7 @@ def _waiting_again(run: WorkflowRun, now: int, why: str) -> WorkflowRun:
 
 
 def _actions_named(first: int, last: int) -> str:
-    """ "action 2" or "actions 2-4" (in a run's error)."""
+    """A span of actions as a run's error names it: "action 2", "actions 2-4"."""
     return f"action {first}" if first == last else f"actions {first}-{last}"
 
 
