@@ -108,16 +108,12 @@ def interrupted_runs(store: Store, limit: int = LATEST) -> list[WorkflowRun]:
         return [run_of(row) for row in conn.execute(query)]
 
 
-def _render_interrupted(console: Console, store: Store, limit: int) -> None:
-    runs = interrupted_runs(store, limit)
+def _runs_table(console: Console, title: str, last: str, runs: list[WorkflowRun]) -> None:
+    """One row per run: when, which workflow, its trigger, actions and `last` (its error)."""
     if not runs:
         return
-    table = Table(
-        title="Interrupted by a stopped process during an action not safe to repeat: check "
-        "what each error names, then `hubforce retry --workflows --interrupted` for those "
-        "whose action did not happen"
-    )
-    for column in ("started", "workflow", "trigger", "actions", "what to check"):
+    table = Table(title=title)
+    for column in ("started", "workflow", "trigger", "actions", last):
         table.add_column(column)
     for run in runs:
         table.add_row(
@@ -153,25 +149,21 @@ def _render_retries(console: Console, store: Store, limit: int) -> None:
     if summary.interrupted:
         line += ". After checking: `hubforce retry --workflows --interrupted`"
     console.print(line, highlight=False)
-    _render_interrupted(console, store, limit)
-    partial = partial_runs(store, limit)
-    if not partial:
-        return
-    table = Table(
-        title="Failed after an effect: not retried automatically (running them again could "
-        "repeat what succeeded), check each"
+    _runs_table(
+        console,
+        "Interrupted by a stopped process during an action not safe to repeat: check what each "
+        "error names, then `hubforce retry --workflows --interrupted` for those whose action "
+        "did not happen",
+        "what to check",
+        interrupted_runs(store, limit),
     )
-    for column in ("started", "workflow", "trigger", "actions", "error"):
-        table.add_column(column)
-    for run in partial:
-        table.add_row(
-            _when(run.started_at),
-            escape(run.workflow),
-            escape(_trigger(run.trigger)),
-            escape(_actions(run)),
-            escape(run.error or ""),
-        )
-    console.print(table)
+    _runs_table(
+        console,
+        "Failed after an effect: not retried automatically (running them again could repeat "
+        "what succeeded), check each",
+        "error",
+        partial_runs(store, limit),
+    )
 
 
 def _trigger(trigger: dict[str, Any]) -> str:

@@ -62,6 +62,21 @@ def _detail(run: WorkflowRun) -> dict[str, Any]:
     }
 
 
+def _settled_values(run: WorkflowRun) -> dict[str, Any]:
+    """The columns of a run's row once it is no longer under way (no lease)."""
+    return {
+        "workflow": run.workflow[:64],
+        "status": run.status,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "detail": _detail(run),
+        "released": run.released,
+        "attempts": run.attempts,
+        "next_attempt_at": run.next_attempt_at if run.status == "waiting" else None,
+        "lease_until": None,
+    }
+
+
 def run_of(row: Any) -> WorkflowRun:
     """A `WorkflowRun` from a `workflow_runs` row."""
     detail = row.detail or {}
@@ -186,17 +201,7 @@ class StoreLedger:
         running with its lease ended (see the module docstring)."""
         now = self.now_ms() if now is None else now
         c = workflow_runs.c
-        values = {
-            "workflow": run.workflow[:64],
-            "status": run.status,
-            "started_at": run.started_at,
-            "finished_at": run.finished_at,
-            "detail": _detail(run),
-            "released": run.released,
-            "attempts": run.attempts,
-            "next_attempt_at": run.next_attempt_at if run.status == "waiting" else None,
-            "lease_until": None,
-        }
+        values = _settled_values(run)
         query = update(workflow_runs).where(c.key == run.key, self._lease_ended(now))
         with self.store.engine.begin() as conn:
             return conn.execute(query.values(**values)).rowcount == 1
@@ -208,17 +213,7 @@ class StoreLedger:
 
     async def record(self, run: WorkflowRun) -> None:
         """Store the finished run on its key's row (a released key gets a history row)."""
-        values = {
-            "workflow": run.workflow[:64],
-            "status": run.status,
-            "started_at": run.started_at,
-            "finished_at": run.finished_at,
-            "detail": _detail(run),
-            "released": run.released,
-            "attempts": run.attempts,
-            "next_attempt_at": run.next_attempt_at if run.status == "waiting" else None,
-            "lease_until": None,
-        }
+        values = _settled_values(run)
         with self.store.engine.begin() as conn:
             done = conn.execute(
                 update(workflow_runs).where(workflow_runs.c.key == run.key).values(**values)
