@@ -89,6 +89,11 @@ def render_report(console: Console, report: CycleReport, *, verbose: bool = Fals
             fmt(pair.failures),
         )
     console.print(table)
+    if report.stopped:
+        console.print(
+            "Stopped on request at a round's end: what is above is recorded; the next cycle "
+            "resumes from the cursors."
+        )
     for pair in report.pairs:
         for category, example in sorted(pair.failure_examples.items()):
             console.print(f"[red]{pair.pair}[/] {category}: {example}")
@@ -154,9 +159,10 @@ def loop_wait(interval: float, failures: int, cap: float = MAX_BACKOFF_S) -> flo
 
 
 class LoopStop:
-    """SIGTERM for the `hubforce sync` loop: the first lets the cycle in flight finish (it is
-    recorded; the loop then stops before the next), a second stops that cycle now (the next
-    run resumes from cursors and create intents). Between cycles, the first stops at once."""
+    """SIGTERM for the `hubforce sync` loop: the first stops the cycle in flight at the end of
+    its round in hand (every round so far is recorded with its cursors; the run is recorded as
+    interrupted unless that was the last round), a second stops that round now (the next run
+    resumes from cursors and create intents). Between cycles, the first stops at once."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -189,7 +195,7 @@ class LoopStop:
         self.requested.set()
         if running:
             self.console.print(
-                "SIGTERM: finishing the cycle in flight, then stopping (SIGTERM again: stop now)"
+                "SIGTERM: stopping at the end of the round in flight (SIGTERM again: stop now)"
             )
 
     async def sleep(self, seconds: float) -> None:
@@ -249,6 +255,7 @@ async def _cycles(
         stop = LoopStop(console)
         if not once:
             stop.install()
+            options.stop_requested = stop.requested.is_set
         failures = 0
         try:
             while True:

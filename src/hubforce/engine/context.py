@@ -46,6 +46,9 @@ class CycleOptions:
     pairs: tuple[str, ...] | None = None
     after_write: WriteHook | None = None
     progress: Progress | None = None
+    # Asked at each round's end: True stops the cycle there (every round so far is recorded
+    # with its cursors, so the next cycle resumes; `hubforce sync` on a first SIGTERM).
+    stop_requested: Callable[[], bool] | None = None
     clock: Callable[[], int] = wall_clock_ms
 
 
@@ -80,6 +83,7 @@ class PairReport:
     recovered: int = 0
     planned: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
+    stopped: bool = False  # ended at a round's end on request, before the signpost
 
     def clock(self, phase: str, started: float) -> float:
         """Add the time since `started` to `phase`; return now (the next phase's start)."""
@@ -105,6 +109,7 @@ class CycleReport:
     run_id: int | None
     pairs: list[PairReport] = field(default_factory=list)
     dry_run: bool = False
+    stopped: bool = False  # ended early on request (`CycleOptions.stop_requested`)
 
     @property
     def writes(self) -> int:

@@ -22,7 +22,7 @@ from typing import TypeVar
 from hubforce.connectors.records import RemoteRecord
 from hubforce.engine.bookkeeping import commit, count_plan, gather, read_failures
 from hubforce.engine.concurrency import cancel_and_wait, gather_or_cancel
-from hubforce.engine.context import CycleReport, PairReport, SyncContext
+from hubforce.engine.context import CycleOptions, CycleReport, PairReport, SyncContext
 from hubforce.engine.fetching import (
     SnapshotCheck,
     conflicts_without_stamps,
@@ -73,12 +73,18 @@ async def run_cycle(ctx: SyncContext) -> CycleReport:
         if wanted is not None and name not in wanted:
             continue
         mapping = ctx.mappings[name]
+        if report.pairs and _stop_requested(ctx.options):
+            report.stopped = True  # between two pairs: the next cycle starts with this one
+            break
         try:
             if name == "owners":
                 report.pairs.append(await sync_owners(ctx, mapping))
                 lookup.load_all("owners")
             else:
                 report.pairs.append(await sync_pair(ctx, mapping, run_id, lookup))
+                if report.pairs[-1].stopped:
+                    report.stopped = True
+                    break
         except Exception as exc:
             # Recorded on the run for `hubforce status`; what was committed stays committed
             # and the next cycle resumes from the stored cursors and intents.
@@ -90,9 +96,16 @@ async def run_cycle(ctx: SyncContext) -> CycleReport:
                 )
                 store.runs.finish(run_id, RunStatus.FAILED, counts=report.counts(), message=message)
             raise
-    if run_id is not None:
+    if run_id is not None and report.stopped:
+        why = "stopped on request at a round's end; the next cycle resumes from the cursors"
+        store.runs.finish(run_id, RunStatus.INTERRUPTED, counts=report.counts(), message=why)
+    elif run_id is not None:
         store.runs.finish(run_id, RunStatus.SUCCEEDED, counts=report.counts())
     return report
+
+
+def _stop_requested(options: CycleOptions) -> bool:
+    return options.stop_requested is not None and options.stop_requested()
 
 
 def _order(name: str) -> tuple[int, str]:
@@ -199,6 +212,9 @@ async def sync_pair(
             if options.progress is not None:
                 options.progress(mapping.name, len(current.hubspot) + len(current.salesforce))
             started = time.perf_counter()  # waiting for the read ahead counts as reading
+            if not last and _stop_requested(options):
+                report.stopped = True  # the rounds so far are recorded with their cursors
+                return report
         rounds_done.set()
         await background[0]  # the reader, and the tail's reads while the rounds ran
         if tail is not None:

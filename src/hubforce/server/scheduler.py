@@ -118,6 +118,11 @@ class Scheduler:
             )
 
     @property
+    def stopping(self) -> bool:
+        """A stop was asked: a running job should end at its next safe point."""
+        return self._stop.is_set()
+
+    @property
     def running(self) -> bool:
         """Every loop alive (a crashed loop makes /readyz fail)."""
         return all(not task.done() for task in self._tasks)
@@ -150,12 +155,17 @@ class Scheduler:
 
 
 def reconcile_job(
-    pairs: Sequence[str], locks: PairLocks, run_pair: Callable[[str], Awaitable[None]]
+    pairs: Sequence[str],
+    locks: PairLocks,
+    run_pair: Callable[[str], Awaitable[None]],
+    stopping: Callable[[], bool] = lambda: False,
 ) -> Job:
-    """A full reconcile: every pair in turn, each under its lock."""
+    """A full reconcile: every pair in turn, each under its lock, until `stopping`."""
 
     async def job() -> None:
         for pair in pairs:
+            if stopping():
+                return  # shutting down: the next reconcile starts from the cursors
             async with locks.lock(pair):
                 await run_pair(pair)
 

@@ -189,13 +189,14 @@ def build_service(
     pairs = sorted({pair for pair in index.values()})
 
     async def run_pair(pair: str) -> None:
-        cycle = replace(ctx, options=replace(ctx.options, pairs=(pair,)))
+        # On shutdown the reconcile stops at its round in hand, everything so far recorded.
+        options = replace(ctx.options, pairs=(pair,), stop_requested=lambda: scheduler.stopping)
+        cycle = replace(ctx, options=options)
         await keeper.attempt(lambda: run_cycle(cycle), name="reconcile")
 
     scheduler = Scheduler()
-    scheduler.every(
-        config.schedule.reconcile_seconds, "reconcile", reconcile_job(pairs, locks, run_pair)
-    )
+    reconcile = reconcile_job(pairs, locks, run_pair, stopping=lambda: scheduler.stopping)
+    scheduler.every(config.schedule.reconcile_seconds, "reconcile", reconcile)
     catchup = form_catchup(dispatcher, ctx.store.cursors)  # submissions webhooks missed
     if catchup is not None:
         seconds = config.schedule.reconcile_seconds

@@ -193,3 +193,25 @@ def test_form_catch_up_runs_under_the_contacts_lock_and_queues_the_contact_sync(
 
     asyncio.run(go())
     assert log == [("contacts", Side.HUBSPOT, ["51"])]
+
+
+def test_a_reconcile_stops_between_pairs_once_the_scheduler_is_stopping() -> None:
+    log: list[str] = []
+    scheduler = Scheduler()
+
+    async def go() -> None:
+        async def run_pair(pair: str) -> None:
+            log.append(pair)
+            if pair == "companies":
+                await scheduler.stop()  # shutdown asked while the first pair runs
+
+        await reconcile_job(
+            ["companies", "contacts", "deals"],
+            PairLocks(),
+            run_pair,
+            stopping=lambda: scheduler.stopping,
+        )()
+
+    assert not scheduler.stopping
+    asyncio.run(go())
+    assert log == ["companies"] and scheduler.stopping
