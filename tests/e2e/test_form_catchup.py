@@ -11,7 +11,6 @@ deadline on observable state.
 from __future__ import annotations
 
 import contextlib
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -30,25 +29,19 @@ from hubforce.server.webhooks import WebhookSettings
 from hubforce.store import open_store
 from hubforce.store.tables import workflow_runs
 from hubforce.workflows.catchup import CURSOR_SIDE, cursor_name
-from tests.e2e.test_realtime import V, salesforce_session, wait_until
+from tests.e2e.conftest import V
+from tests.e2e.service_helpers import free_port, salesforce_session, wait_until
 
 SECRET = "e2e-form-catchup-secret"
 HS_SETTINGS = HubSpotEmulatorSettings(tier="enterprise")
 SETTINGS = ServerSettings(WebhookSettings(SECRET), hook_token="catchup-token")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_a_submission_made_while_the_service_was_down_becomes_one_assigned_lead(
     tmp_path: Path,
 ) -> None:
     store_url = f"sqlite:///{tmp_path / 'state.db'}"
-    port = _free_port()
+    port = free_port()
     with (
         BackgroundServer(create_hubspot_app(HS_SETTINGS)) as hs_server,
         BackgroundServer(create_salesforce_app()) as sf_server,

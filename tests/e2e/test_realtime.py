@@ -15,11 +15,10 @@ import hmac
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from hubforce.emulators.hubspot.form_models import CONTACT_US_GUID
 from hubforce.emulators.hubspot.settings import HubSpotEmulatorSettings
 from hubforce.emulators.salesforce.app import create_app as create_salesforce_app
 from hubforce.engine.local import EMULATOR_ENV, local_config
-from hubforce.engine.runner import hubspot_client, salesforce_client, sync_context
+from hubforce.engine.runner import hubspot_client, salesforce_client
 from hubforce.server.adapters import (
     ClientRecordReader,
     CycleSyncTarget,
@@ -49,7 +48,7 @@ from hubforce.server.app import ServerSettings, build_app
 from hubforce.server.batching import ChangeBatcher
 from hubforce.server.dispatch import Dispatcher
 from hubforce.server.scheduler import SalesforcePoller
-from hubforce.server.service import build_service, workflows_of
+from hubforce.server.service import workflows_of
 from hubforce.server.webhooks import WebhookSettings
 from hubforce.store import open_store
 from hubforce.store.tables import workflow_runs
@@ -58,6 +57,7 @@ from hubforce.workflows.actions import ActionRunner
 from hubforce.workflows.engine import WorkflowEngine
 from hubforce.workflows.runs import MemoryLedger
 from tests.e2e.conftest import Harness, _no_sleep
+from tests.e2e.service_helpers import free_port, in_process_service, salesforce_session, wait_until
 
 SECRET = "e2e-webhook-secret"
 HS_SETTINGS = HubSpotEmulatorSettings(tier="enterprise")
@@ -102,37 +102,6 @@ class Stack:
     def deliveries(self) -> dict[str, Any]:
         snapshot: dict[str, Any] = self.hs.get("/__emulator__/webhooks").json()
         return snapshot
-
-
-def salesforce_session(url: str) -> httpx.Client:
-    """An httpx client logged in to the Salesforce emulator (password grant)."""
-    client = httpx.Client(base_url=url)
-    token = client.post(
-        "/services/oauth2/token",
-        data={
-            "grant_type": "password",
-            "client_id": "hubforce-emulator-consumer-key",
-            "client_secret": "hubforce-emulator-consumer-secret",
-            "username": "admin@hubforce-emulator.example",
-            "password": "emulator-password" + "EMULATORSECURITYTOKEN",
-        },
-    ).json()["access_token"]
-    client.headers["Authorization"] = f"Bearer {token}"
-    return client
-
-
-def wait_until(
-    check: Callable[[], bool],
-    timeout: float = 15.0,
-    what: str = "condition",
-    interval: float = 0.02,
-) -> None:
-    """Poll `check` every `interval` s until it holds or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
 
 
 @pytest.fixture
@@ -293,73 +262,67 @@ def test_email_changes_reach_the_other_side_through_the_service(harness: Harness
 
     async def go() -> tuple[int, int, int]:
         settings = ServerSettings(WebhookSettings(SECRET, public_url=url), hook_token=HOOK_TOKEN)
-        async with (
-            sync_context(
-                harness.config,
-                store=harness.store,
-                transports=harness.transports,
-                policy=RetryPolicy(sleep=_no_sleep),
-                governors={Side.HUBSPOT: hubspot_governor(burst=100_000, search_per_second=10_000)},
-            ) as ctx,
-            httpx.AsyncClient() as http,
-        ):
-            app = build_service(harness.config, ctx, settings, http)
-            dispatcher: Dispatcher = app.state.dispatcher
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://hubforce.test") as c:
-                now = int(time.time() * 1000)
-                body = json.dumps(
-                    [
-                        {
-                            "eventId": 7,
-                            "subscriptionId": 1,
-                            "portalId": 62515,
-                            "appId": 1,
-                            "occurredAt": now,
-                            "subscriptionType": "contact.propertyChange",
-                            "attemptNumber": 0,
-                            "objectId": int(hs_contact),
-                            "propertyName": "email",
-                            "propertyValue": "moved.hs@example.com",
-                        }
-                    ]
-                ).encode()
-                webhook = await c.post(url, content=body, headers=_signed(url, body, now))
-                await dispatcher.drain()
-                # HubSpot -> Salesforce by webhook (the Lead is untouched so far).
-                assert await read_sf("Contact", sf_contact) == "moved.hs@example.com"
-                assert await read_hs(hs_lead) != "moved.sf@example.com"
-                poll_from = int(time.time() * 1000) - 1000
-                await harness._call(
-                    Side.SALESFORCE,
-                    "PATCH",
-                    f"{V}/sobjects/Lead/{sf_lead}",
-                    {"Email": "moved.sf@example.com"},
-                )
-                poller = SalesforcePoller(
-                    ctx.salesforce, dispatcher, ["Lead"], now_ms=lambda: poll_from
-                )
-                polled = await poller.poll()
-                await dispatcher.drain()
-                # Salesforce -> HubSpot by the poll.
-                assert await read_hs(hs_lead) == "moved.sf@example.com"
-                # A workflow reading the Lead also gets its linked contact's id.
-                reader = ClientRecordReader(
-                    ctx.hubspot, ctx.salesforce, store=ctx.store, pairs=pair_index(ctx.mappings)
-                )
-                lead = await reader.read_record(Side.SALESFORCE, "Lead", sf_lead, ["Email"])
-                assert lead is not None
-                assert (lead["Email"], lead["hubspot_id"]) == ("moved.sf@example.com", hs_lead)
-                cycles_before = len(dispatcher_target(dispatcher).reports)
-                hook = await c.post(
-                    "/hooks/sync",
-                    json={
-                        "records": [{"side": "salesforce", "object_type": "Lead", "id": sf_lead}]
-                    },
-                    headers={"Authorization": f"Bearer {HOOK_TOKEN}"},
-                )
-                await dispatcher.drain()
-                assert len(dispatcher_target(dispatcher).reports) == cycles_before + 1
+        # The lifespan does not run: the test drives the dispatcher and the poll itself.
+        async with in_process_service(
+            harness,
+            settings=settings,
+            started=False,
+            connect=True,
+            policy=RetryPolicy(sleep=_no_sleep),
+            governors={Side.HUBSPOT: hubspot_governor(burst=100_000, search_per_second=10_000)},
+        ) as service:
+            ctx, dispatcher, c = service.ctx, service.dispatcher, service.client
+            now = int(time.time() * 1000)
+            body = json.dumps(
+                [
+                    {
+                        "eventId": 7,
+                        "subscriptionId": 1,
+                        "portalId": 62515,
+                        "appId": 1,
+                        "occurredAt": now,
+                        "subscriptionType": "contact.propertyChange",
+                        "attemptNumber": 0,
+                        "objectId": int(hs_contact),
+                        "propertyName": "email",
+                        "propertyValue": "moved.hs@example.com",
+                    }
+                ]
+            ).encode()
+            webhook = await c.post(url, content=body, headers=_signed(url, body, now))
+            await dispatcher.drain()
+            # HubSpot -> Salesforce by webhook (the Lead is untouched so far).
+            assert await read_sf("Contact", sf_contact) == "moved.hs@example.com"
+            assert await read_hs(hs_lead) != "moved.sf@example.com"
+            poll_from = int(time.time() * 1000) - 1000
+            await harness._call(
+                Side.SALESFORCE,
+                "PATCH",
+                f"{V}/sobjects/Lead/{sf_lead}",
+                {"Email": "moved.sf@example.com"},
+            )
+            poller = SalesforcePoller(
+                ctx.salesforce, dispatcher, ["Lead"], now_ms=lambda: poll_from
+            )
+            polled = await poller.poll()
+            await dispatcher.drain()
+            # Salesforce -> HubSpot by the poll.
+            assert await read_hs(hs_lead) == "moved.sf@example.com"
+            # A workflow reading the Lead also gets its linked contact's id.
+            reader = ClientRecordReader(
+                ctx.hubspot, ctx.salesforce, store=ctx.store, pairs=pair_index(ctx.mappings)
+            )
+            lead = await reader.read_record(Side.SALESFORCE, "Lead", sf_lead, ["Email"])
+            assert lead is not None
+            assert (lead["Email"], lead["hubspot_id"]) == ("moved.sf@example.com", hs_lead)
+            cycles_before = len(dispatcher_target(dispatcher).reports)
+            hook = await c.post(
+                "/hooks/sync",
+                json={"records": [{"side": "salesforce", "object_type": "Lead", "id": sf_lead}]},
+                headers={"Authorization": f"Bearer {HOOK_TOKEN}"},
+            )
+            await dispatcher.drain()
+            assert len(dispatcher_target(dispatcher).reports) == cycles_before + 1
             return webhook.status_code, hook.status_code, polled
 
     webhook_status, hook_status, polled = harness.run(go())
@@ -376,13 +339,6 @@ def dispatcher_target(dispatcher: Dispatcher) -> CycleSyncTarget:
 
 
 # -- the real command: `hubforce run` in a subprocess, stopped with SIGTERM -------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_hubforce_run_serves_the_seed_workflow_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -412,7 +368,7 @@ def test_hubforce_run_serves_the_seed_workflow_and_stops_on_sigterm(tmp_path: Pa
         config_file = tmp_path / "hubforce.yaml"
         data["schedule"]["salesforce_poll_seconds"] = 5  # the minimum: keeps the test short
         config_file.write_text(yaml.safe_dump(data, sort_keys=False))
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, **EMULATOR_ENV, "HUBFORCE_WEBHOOK_SECRET": SECRET}
         process = subprocess.Popen(
             [sys.executable, "-m", "hubforce", "run", "-c", str(config_file), "--port", str(port)],

@@ -20,15 +20,12 @@ import pytest
 
 from hubforce.alerts.digest import AlertKind
 from hubforce.config import HubforceConfig
-from hubforce.engine.local import EMULATOR_ENV, local_config
-from hubforce.engine.reconnect import Reconnector
-from hubforce.engine.runner import sync_context
 from hubforce.server.app import ServerSettings
 from hubforce.server.events import ChangeEvent
-from hubforce.server.service import build_service
 from hubforce.server.webhooks import WebhookSettings
 from hubforce.sync.model import Side
-from tests.e2e.conftest import HS_URL, SF_URL, Harness, Recorder, V, until
+from tests.e2e.conftest import Harness, Recorder, until
+from tests.e2e.service_helpers import in_process_service, query, rotated_config
 
 HOOK_TOKEN = "hook-token-for-tests"
 
@@ -55,12 +52,7 @@ def test_a_change_refused_by_a_side_is_synced_once_the_side_is_renewed(
     (first_id, sf_type, sf_id), (second_id, _, _) = _edit_linked_contacts(
         harness, "Refused meanwhile", "Arrived later"
     )
-    rotated = local_config(
-        HS_URL,
-        SF_URL,
-        harness.store_url,
-        env={**EMULATOR_ENV, "SALESFORCE_PASSWORD": "before-the-rotation"},
-    )
+    rotated = rotated_config(harness)
     in_file: list[HubforceConfig] = [rotated]
     recorder = Recorder()
     # The poll is the production path to renewal; with "the next change" it never runs, so
@@ -68,71 +60,55 @@ def test_a_change_refused_by_a_side_is_synced_once_the_side_is_renewed(
     poll_s = 0.05 if renewed_by == "the poll" else 3600.0
 
     async def title() -> Any:
-        query = {"q": f"SELECT Title FROM {sf_type} WHERE Id = '{sf_id}'"}
-        body = await harness._call(Side.SALESFORCE, "GET", f"{V}/query", None, params=query)
-        return body["records"][0]["Title"]
+        (record,) = await query(harness, f"SELECT Title FROM {sf_type} WHERE Id = '{sf_id}'")
+        return record["Title"]
 
     async def scenario() -> None:
-        settings = ServerSettings(WebhookSettings("whsec"), hook_token=HOOK_TOKEN)
-        async with (
-            sync_context(
-                rotated, store=harness.store, transports=harness.transports, connect=False
-            ) as ctx,
-            httpx.AsyncClient() as http,
-        ):
-            keeper = Reconnector(
-                ctx,
-                reload=lambda: in_file[0],
-                notifier=recorder,
-                transports=harness.transports,
-                retry_every=0.05,
-            )
-            app = build_service(
-                rotated, ctx, settings, http, salesforce_poll_seconds=poll_s, reconnector=keeper
-            )
-            async with (
-                app.router.lifespan_context(app),
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=app), base_url="http://run"
-                ) as client,
-            ):
+        async with in_process_service(
+            harness,
+            rotated,
+            settings=ServerSettings(WebhookSettings("whsec"), hook_token=HOOK_TOKEN),
+            poll_seconds=poll_s,
+            reload=lambda: in_file[0],
+            notifier=recorder,
+            retry_every=0.05,
+        ) as service:
+            keeper, app, client = service.keeper, service.app, service.client
 
-                async def hook(record_id: str) -> None:
-                    answer = await client.post(
-                        "/hooks/sync",
-                        headers={"Authorization": f"Bearer {HOOK_TOKEN}"},
-                        json={
-                            "records": [
-                                {"side": "hubspot", "object_type": "contacts", "id": record_id}
-                            ]
-                        },
-                    )
-                    assert answer.status_code == 202, answer.text
+            async def hook(record_id: str) -> None:
+                answer = await client.post(
+                    "/hooks/sync",
+                    headers={"Authorization": f"Bearer {HOOK_TOKEN}"},
+                    json={
+                        "records": [{"side": "hubspot", "object_type": "contacts", "id": record_id}]
+                    },
+                )
+                assert answer.status_code == 202, answer.text
 
-                await hook(first_id)
-                await until("the refusal", lambda: Side.SALESFORCE in keeper.failed)
-                ready = (await client.get("/readyz")).json()
-                assert ready["status"] == "degraded" and ready["connections"]["hubspot"] == "ok"
-                stopped = ready["connections"]["salesforce"]
-                assert stopped.startswith("stopped: Authentication failed: reauthorize Salesforce")
-                assert "hubforce connect salesforce" in stopped
-                await until("the id parked", lambda: ready_waiting(app) == 1)
-                assert recorder.kinds() == [[AlertKind.AUTH_FAILED]]  # at once, not at a poll
-                assert await title() != "Refused meanwhile"
+            await hook(first_id)
+            await until("the refusal", lambda: Side.SALESFORCE in keeper.failed)
+            ready = (await client.get("/readyz")).json()
+            assert ready["status"] == "degraded" and ready["connections"]["hubspot"] == "ok"
+            stopped = ready["connections"]["salesforce"]
+            assert stopped.startswith("stopped: Authentication failed: reauthorize Salesforce")
+            assert "hubforce connect salesforce" in stopped
+            await until("the id parked", lambda: ready_waiting(app) == 1)
+            assert recorder.kinds() == [[AlertKind.AUTH_FAILED]]  # at once, not at a poll
+            assert await title() != "Refused meanwhile"
 
-                in_file[0] = harness.config  # the new password, written into the file
-                if renewed_by == "the next change":
-                    await hook(second_id)
-                deadline = time.monotonic() + 10
-                while await title() != "Refused meanwhile":  # the parked change, synced
-                    assert time.monotonic() < deadline, "the parked change never arrived"
-                    await asyncio.sleep(0.02)
-                await until("nothing waiting", lambda: ready_waiting(app) == 0)
-                ready = (await client.get("/readyz")).json()
-                assert ready["status"] == "ready"
-            assert recorder.kinds()[-1] == [AlertKind.AUTH_RECOVERED]
-            assert sum(kinds == [AlertKind.AUTH_FAILED] for kinds in recorder.kinds()) == 1
-            assert keeper.failed == {} and keeper.renewals == 1
+            in_file[0] = harness.config  # the new password, written into the file
+            if renewed_by == "the next change":
+                await hook(second_id)
+            deadline = time.monotonic() + 10
+            while await title() != "Refused meanwhile":  # the parked change, synced
+                assert time.monotonic() < deadline, "the parked change never arrived"
+                await asyncio.sleep(0.02)
+            await until("nothing waiting", lambda: ready_waiting(app) == 0)
+            ready = (await client.get("/readyz")).json()
+            assert ready["status"] == "ready"
+        assert recorder.kinds()[-1] == [AlertKind.AUTH_RECOVERED]
+        assert sum(kinds == [AlertKind.AUTH_FAILED] for kinds in recorder.kinds()) == 1
+        assert keeper.failed == {} and keeper.renewals == 1
 
     harness.run(scenario())
 
@@ -162,63 +138,43 @@ def test_a_workflow_action_refused_by_a_side_marks_it_stopped_at_once(harness: H
     def edit(data: dict[str, Any]) -> None:
         data["workflows"] = [lead]
 
-    rotated = local_config(
-        HS_URL,
-        SF_URL,
-        harness.store_url,
-        edit=edit,
-        env={**EMULATOR_ENV, "SALESFORCE_PASSWORD": "before-the-rotation"},
-    )
+    rotated = rotated_config(harness, edit)
     recorder = Recorder()
 
     async def scenario() -> None:
-        settings = ServerSettings(WebhookSettings("whsec"), hook_token=None)
-        async with (
-            sync_context(
-                rotated, store=harness.store, transports=harness.transports, connect=False
-            ) as ctx,
-            httpx.AsyncClient() as http,
-        ):
-            keeper = Reconnector(
-                ctx,
-                reload=lambda: rotated,
-                notifier=recorder,
-                transports=harness.transports,
-                retry_every=3600,
+        async with in_process_service(
+            harness,
+            rotated,
+            poll_seconds=3600,
+            reload=lambda: rotated,
+            notifier=recorder,
+            retry_every=3600,
+        ) as service:
+            keeper, client = service.keeper, service.client
+            event = ChangeEvent(
+                side=Side.HUBSPOT,
+                object_type="contacts",
+                object_id=contact,
+                kind="creation",
+                occurred_at=int(time.time() * 1000),
+                event_id="e-1",
             )
-            app = build_service(
-                rotated, ctx, settings, http, salesforce_poll_seconds=3600, reconnector=keeper
-            )
-            async with (
-                app.router.lifespan_context(app),
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=app), base_url="http://run"
-                ) as client,
-            ):
-                event = ChangeEvent(
-                    side=Side.HUBSPOT,
-                    object_type="contacts",
-                    object_id=contact,
-                    kind="creation",
-                    occurred_at=int(time.time() * 1000),
-                    event_id="e-1",
-                )
-                batcher = app.state.dispatcher.batcher
-                app.state.dispatcher.submit([event])
-                await until("the refusal", lambda: Side.SALESFORCE in keeper.failed)
-                # Marked by the action itself: the record's targeted sync (queued after its
-                # workflows, then batched for 0.25 s) has not run yet.
-                assert (batcher.stats.batches_run, batcher.stats.batches_failed) == (0, 0)
-                deadline = time.monotonic() + 10
-                while not (runs := await _runs(client, "new-contact-lead")):
-                    assert time.monotonic() < deadline, "the run was not recorded"
-                    await asyncio.sleep(0.02)
-                ready = (await client.get("/readyz")).json()
-            (run,) = runs
-            assert run["status"] == "waiting"  # for a retry once Salesforce works again
-            assert "Authentication failed: reauthorize Salesforce" in run["error"]
-            assert ready["connections"]["salesforce"].startswith("stopped: Authentication")
-            assert recorder.kinds() == [[AlertKind.AUTH_FAILED]]
+            batcher = service.app.state.dispatcher.batcher
+            service.dispatcher.submit([event])
+            await until("the refusal", lambda: Side.SALESFORCE in keeper.failed)
+            # Marked by the action itself: the record's targeted sync (queued after its
+            # workflows, then batched for 0.25 s) has not run yet.
+            assert (batcher.stats.batches_run, batcher.stats.batches_failed) == (0, 0)
+            deadline = time.monotonic() + 10
+            while not (runs := await _runs(client, "new-contact-lead")):
+                assert time.monotonic() < deadline, "the run was not recorded"
+                await asyncio.sleep(0.02)
+            ready = (await client.get("/readyz")).json()
+        (run,) = runs
+        assert run["status"] == "waiting"  # for a retry once Salesforce works again
+        assert "Authentication failed: reauthorize Salesforce" in run["error"]
+        assert ready["connections"]["salesforce"].startswith("stopped: Authentication")
+        assert recorder.kinds() == [[AlertKind.AUTH_FAILED]]
 
     harness.run(scenario())
 

@@ -16,23 +16,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
 import pytest
-from sqlalchemy import select
 
 from hubforce.emulators.hubspot.form_models import CONTACT_US_GUID
 from hubforce.emulators.hubspot.settings import HubSpotEmulatorSettings
-from hubforce.engine.runner import sync_context
 from hubforce.server.app import ServerSettings
-from hubforce.server.service import build_service
 from hubforce.server.webhooks import WebhookSettings
-from hubforce.store.tables import workflow_runs
 from hubforce.sync.model import Side
 from hubforce.workflows.engine import WorkflowEngine
 from hubforce.workflows.model import Action
 from hubforce.workflows.runs import LEASE_MS, ActionResult, wall_ms
 from hubforce.workflows.store_ledger import StoreLedger
-from tests.e2e.conftest import Harness, V, until
+from tests.e2e.conftest import Harness, until
+from tests.e2e.service_helpers import in_process_service, query, runs_of
 
 EMAIL = "killed.midway@example.com"
 SETTINGS = ServerSettings(WebhookSettings("e2e-interrupted-secret"))
@@ -55,9 +51,7 @@ class DiesAfterTheAction:
 
 
 def _runs(harness: Harness) -> list[dict[str, Any]]:
-    with harness.store.engine.connect() as conn:
-        rows = conn.execute(select(workflow_runs).where(workflow_runs.c.workflow == "form-to-lead"))
-        return [dict(row._mapping) for row in rows]
+    return runs_of(harness, "form-to-lead")
 
 
 def test_a_run_killed_mid_action_becomes_exactly_one_assigned_lead_after_a_restart(
@@ -71,24 +65,17 @@ def test_a_run_killed_mid_action_becomes_exactly_one_assigned_lead_after_a_resta
         f"/submissions/v3/integration/submit/{portal}/{CONTACT_US_GUID}",
         {"fields": [{"name": k, "value": v} for k, v in fields.items()]},
     )
-    query = {"q": f"SELECT Id, OwnerId, LeadSource FROM Lead WHERE Email = '{EMAIL}'"}
 
     async def leads() -> list[dict[str, Any]]:
-        body = await harness._call(Side.SALESFORCE, "GET", f"{V}/query", None, params=query)
-        records: list[dict[str, Any]] = body["records"]
-        return records
+        return await query(
+            harness, f"SELECT Id, OwnerId, LeadSource FROM Lead WHERE Email = '{EMAIL}'"
+        )
 
     async def first_process() -> None:
-        async with (
-            sync_context(
-                harness.config, store=harness.store, transports=harness.transports, connect=False
-            ) as ctx,
-            httpx.AsyncClient() as http,
-        ):
-            app = build_service(harness.config, ctx, SETTINGS, http)
-            engine: WorkflowEngine = app.state.dispatcher.workflows
+        async with in_process_service(harness, settings=SETTINGS, started=False) as service:
+            engine: WorkflowEngine = service.app.state.dispatcher.workflows
             # Its clock ran two leases behind: the lease it takes has ended by the restart.
-            behind = StoreLedger(ctx.store, now_ms=lambda: wall_ms() - 2 * LEASE_MS)
+            behind = StoreLedger(service.ctx.store, now_ms=lambda: wall_ms() - 2 * LEASE_MS)
             engine.ledger = behind
             engine.runner = DiesAfterTheAction(engine.runner)  # type: ignore[assignment]
             (workflow,) = engine.form_workflows()[CONTACT_US_GUID]
@@ -98,21 +85,14 @@ def test_a_run_killed_mid_action_becomes_exactly_one_assigned_lead_after_a_resta
                 await engine.run_submission(workflow, submission)
 
     async def restarted() -> None:
-        async with (
-            sync_context(
-                harness.config, store=harness.store, transports=harness.transports, connect=False
-            ) as ctx,
-            httpx.AsyncClient() as http,
-        ):
-            app = build_service(harness.config, ctx, SETTINGS, http, salesforce_poll_seconds=0.05)
-            async with app.router.lifespan_context(app):
-                await until(
-                    "the run finished",
-                    lambda: [r["status"] for r in _runs(harness)] == ["succeeded"],
-                )
-                await until("idle", lambda: app.state.dispatcher.idle)
-                metrics = await _metrics(app)
-                assert 'hubforce_workflow_runs{state="interrupted"} 0.0' in metrics
+        async with in_process_service(harness, settings=SETTINGS, poll_seconds=0.05) as service:
+            await until(
+                "the run finished",
+                lambda: [r["status"] for r in _runs(harness)] == ["succeeded"],
+            )
+            await until("idle", lambda: service.dispatcher.idle)
+            metrics = (await service.client.get("/metrics")).text
+            assert 'hubforce_workflow_runs{state="interrupted"} 0.0' in metrics
 
     harness.run(first_process())
     (lead,) = harness.run(leads())  # the dead process's create reached Salesforce
@@ -133,10 +113,3 @@ def test_a_run_killed_mid_action_becomes_exactly_one_assigned_lead_after_a_resta
         "matched": True,
     }
     assert run["detail"]["trigger"]["kind"] == "catch-up"
-
-
-async def _metrics(app: Any) -> str:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://run"
-    ) as client:
-        return (await client.get("/metrics")).text

@@ -20,19 +20,13 @@ import json
 import time
 from typing import Any
 
-import httpx
-from sqlalchemy import select
-
 from hubforce.config import HubforceConfig
-from hubforce.engine.local import EMULATOR_ENV, local_config
-from hubforce.engine.reconnect import Reconnector
-from hubforce.engine.runner import sync_context
+from hubforce.engine.local import local_config
 from hubforce.server.app import ServerSettings
-from hubforce.server.service import build_service
 from hubforce.server.webhooks import WebhookSettings
-from hubforce.store.tables import workflow_runs
 from hubforce.sync.model import Side
-from tests.e2e.conftest import HS_URL, SF_URL, Harness, V, until
+from tests.e2e.conftest import HS_URL, SF_URL, Harness, until
+from tests.e2e.service_helpers import in_process_service, query, rotated_config, runs_of
 
 SECRET = "whsec-retry"
 HOOK_URL = "http://run/webhooks/hubspot"
@@ -84,11 +78,7 @@ def _creation(contact_id: str, occurred_at: int, attempt: int) -> bytes:
 
 
 def _runs(harness: Harness) -> list[dict[str, Any]]:
-    with harness.store.engine.connect() as conn:
-        rows = conn.execute(
-            select(workflow_runs).where(workflow_runs.c.workflow == "new-contact-lead")
-        )
-        return [dict(row._mapping) for row in rows]
+    return runs_of(harness, "new-contact-lead")
 
 
 def test_a_run_refused_during_an_outage_creates_its_lead_once_after_the_fix(
@@ -107,90 +97,66 @@ def test_a_run_refused_during_an_outage_creates_its_lead_once_after_the_fix(
     def edit(data: dict[str, Any]) -> None:
         data["workflows"] = [LEAD_WORKFLOW]
 
-    rotated = local_config(
-        HS_URL,
-        SF_URL,
-        harness.store_url,
-        edit=edit,
-        env={**EMULATOR_ENV, "SALESFORCE_PASSWORD": "before-the-rotation"},
-    )
+    rotated = rotated_config(harness, edit)
     fixed = local_config(HS_URL, SF_URL, harness.store_url, edit=edit)
     in_file: list[HubforceConfig] = [rotated]
 
-    query = {"q": f"SELECT Id, LeadSource FROM Lead WHERE Email = '{EMAIL}'"}
-
     async def leads() -> list[dict[str, Any]]:
-        body = await harness._call(Side.SALESFORCE, "GET", f"{V}/query", None, params=query)
-        records: list[dict[str, Any]] = body["records"]
-        return records
+        return await query(harness, f"SELECT Id, LeadSource FROM Lead WHERE Email = '{EMAIL}'")
 
     async def scenario() -> None:
-        settings = ServerSettings(WebhookSettings(SECRET))
-        async with (
-            sync_context(
-                rotated, store=harness.store, transports=harness.transports, connect=False
-            ) as ctx,
-            httpx.AsyncClient() as http,
-        ):
-            keeper = Reconnector(
-                ctx, reload=lambda: in_file[0], transports=harness.transports, retry_every=0.05
+        async with in_process_service(
+            harness,
+            rotated,
+            settings=ServerSettings(WebhookSettings(SECRET)),
+            poll_seconds=0.05,
+            reload=lambda: in_file[0],
+            retry_every=0.05,
+        ) as service:
+            keeper, client = service.keeper, service.client
+
+            async def deliver(attempt: int) -> None:
+                body = _creation(contact_id, occurred_at, attempt)
+                answer = await client.post("/webhooks/hubspot", content=body, headers=_signed(body))
+                assert answer.status_code == 204, answer.text
+
+            await deliver(0)
+            await until(
+                "the run waiting", lambda: [r["status"] for r in _runs(harness)] == ["waiting"]
             )
-            app = build_service(
-                rotated, ctx, settings, http, salesforce_poll_seconds=0.05, reconnector=keeper
+            assert Side.SALESFORCE in keeper.failed
+            metrics = (await client.get("/metrics")).text
+            assert 'hubforce_workflow_runs{state="waiting"} 1.0' in metrics
+            # HubSpot's own retry of the webhook: the key is held, nothing runs.
+            await deliver(1)
+            await until("the redelivery handled", lambda: service.dispatcher.idle)
+            # Scheduled retry passes run every 0.05 s meanwhile; Salesforce is known
+            # refused, so they leave the run alone and spend no attempt on it.
+            retrier = keeper.listeners[-1].__self__  # type: ignore[attr-defined]
+            seen = retrier.passes
+            await until("three scheduled passes", lambda: retrier.passes >= seen + 3)
+            assert retrier.last.blocked == 1 and retrier.last.retried == 0
+            assert _runs(harness)[0]["attempts"] == 1 and await leads() == []
+
+            # Slow Salesforce writes keep the retry's create in flight long enough for a
+            # redelivery to arrive during it.
+            slow = {"route": "/services/data/*/composite/sobjects", "latency_ms": 300}
+            await harness._call(Side.SALESFORCE, "POST", "/__emulator__/faults", {"rules": [slow]})
+            in_file[0] = fixed  # the new password, written into the configuration file
+            await until(
+                "the retry under way",
+                lambda: [r["status"] for r in _runs(harness)] != ["waiting"],
             )
-            async with (
-                app.router.lifespan_context(app),
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=app), base_url="http://run"
-                ) as client,
-            ):
-
-                async def deliver(attempt: int) -> None:
-                    body = _creation(contact_id, occurred_at, attempt)
-                    answer = await client.post(
-                        "/webhooks/hubspot", content=body, headers=_signed(body)
-                    )
-                    assert answer.status_code == 204, answer.text
-
-                await deliver(0)
-                await until(
-                    "the run waiting", lambda: [r["status"] for r in _runs(harness)] == ["waiting"]
-                )
-                assert Side.SALESFORCE in keeper.failed
-                metrics = (await client.get("/metrics")).text
-                assert 'hubforce_workflow_runs{state="waiting"} 1.0' in metrics
-                # HubSpot's own retry of the webhook: the key is held, nothing runs.
-                await deliver(1)
-                await until("the redelivery handled", lambda: app.state.dispatcher.idle)
-                # Scheduled retry passes run every 0.05 s meanwhile; Salesforce is known
-                # refused, so they leave the run alone and spend no attempt on it.
-                retrier = keeper.listeners[-1].__self__  # type: ignore[attr-defined]
-                seen = retrier.passes
-                await until("three scheduled passes", lambda: retrier.passes >= seen + 3)
-                assert retrier.last.blocked == 1 and retrier.last.retried == 0
-                assert _runs(harness)[0]["attempts"] == 1 and await leads() == []
-
-                # Slow Salesforce writes keep the retry's create in flight long enough for a
-                # redelivery to arrive during it.
-                slow = {"route": "/services/data/*/composite/sobjects", "latency_ms": 300}
-                await harness._call(
-                    Side.SALESFORCE, "POST", "/__emulator__/faults", {"rules": [slow]}
-                )
-                in_file[0] = fixed  # the new password, written into the configuration file
-                await until(
-                    "the retry under way",
-                    lambda: [r["status"] for r in _runs(harness)] != ["waiting"],
-                )
-                await deliver(2)  # during the retry (it holds the key: `running`)
-                await until(
-                    "the retry done",
-                    lambda: [r["status"] for r in _runs(harness)] == ["succeeded"],
-                )
-                await until("idle", lambda: app.state.dispatcher.idle)
-                await harness._call(Side.SALESFORCE, "DELETE", "/__emulator__/faults", None)
-            (run,) = _runs(harness)
-            assert run["attempts"] == 2  # the refused one and the retry: none while refused
-            assert keeper.failed == {} and keeper.renewals == 1
+            await deliver(2)  # during the retry (it holds the key: `running`)
+            await until(
+                "the retry done",
+                lambda: [r["status"] for r in _runs(harness)] == ["succeeded"],
+            )
+            await until("idle", lambda: service.dispatcher.idle)
+            await harness._call(Side.SALESFORCE, "DELETE", "/__emulator__/faults", None)
+        (run,) = _runs(harness)
+        assert run["attempts"] == 2  # the refused one and the retry: none while refused
+        assert keeper.failed == {} and keeper.renewals == 1
 
     harness.run(scenario())
     (lead,) = harness.run(leads())  # exactly once: no second Lead by the redeliveries or the sync
