@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from hubforce.aio import cancel_and_wait, gather_or_cancel
 from hubforce.connectors.records import RemoteRecord
 from hubforce.engine.bookkeeping import commit, count_plan, gather, read_failures
-from hubforce.engine.concurrency import cancel_and_wait, gather_or_cancel
 from hubforce.engine.context import CycleOptions, CycleReport, PairReport, SyncContext
 from hubforce.engine.fetching import (
     SnapshotCheck,

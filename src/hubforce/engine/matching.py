@@ -13,8 +13,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from hubforce.aio import cancel_and_wait
 from hubforce.connectors.records import RemoteRecord
-from hubforce.engine.concurrency import cancel_and_wait
 from hubforce.engine.context import PairReport, SyncContext
 from hubforce.engine.reading import match_field, read_fields
 from hubforce.sync.fields import PairMapping

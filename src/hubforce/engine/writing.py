@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hubforce.aio import gather_or_cancel
 from hubforce.connectors.hubspot.errors import existing_id
 from hubforce.connectors.hubspot.wire import ASSOCIATION_TYPES
 from hubforce.connectors.records import RemoteRecord, WriteResult
-from hubforce.engine.concurrency import gather_or_cancel
 from hubforce.engine.context import SyncContext
 from hubforce.engine.lookup import LinkLookup
 from hubforce.engine.reading import read_fields

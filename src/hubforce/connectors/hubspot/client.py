@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from hubforce.aio import each_chunk
 from hubforce.connectors.governor import Governor, hubspot_governor
 from hubforce.connectors.http import ApiSession, RetryPolicy, build_http_client
 from hubforce.connectors.hubspot import errors as hs_errors
@@ -201,8 +202,10 @@ class HubSpotClient:
         if id_property:
             wanted = property_list(wanted, id_property)
         size = HISTORY_BATCH_SIZE if with_history else BATCH_SIZE
-        out: dict[str, RemoteRecord] = {}
-        for chunk in chunks(list(dict.fromkeys(ids)), size):
+        keys = list(dict.fromkeys(ids))
+
+        async def read_chunk(start: int, end: int) -> list[tuple[str, RemoteRecord]]:
+            chunk = keys[start:end]
             body: dict[str, Any] = {
                 "inputs": [{"id": key} for key in chunk],
                 "properties": wanted,
@@ -214,12 +217,13 @@ class HubSpotClient:
                 "POST", f"/crm/v3/objects/{name}/batch/read", kind="batch_read", json=body
             )
             requested = set(chunk)
+            found: list[tuple[str, RemoteRecord]] = []
             for obj in answer.get("results") or ():
                 record = record_from_wire(obj, name)
-                keys = self._keys_for(record, requested, id_property)
-                for key in keys:
-                    out[key] = record
-        return out
+                found += [(key, record) for key in self._keys_for(record, requested, id_property)]
+            return found
+
+        return dict(await each_chunk(len(keys), size, read_chunk))
 
     @staticmethod
     def _keys_for(record: RemoteRecord, requested: set[str], id_property: str | None) -> list[str]:
@@ -292,37 +296,37 @@ class HubSpotClient:
     ) -> list[WriteResult]:
         """Batch create (100 per call); `associations[i]` = [(to_id, type_id)] for input i."""
         name = object_type_name(object_type)
-        results: list[WriteResult] = []
-        for start in range(0, len(records), BATCH_SIZE):
-            chunk = records[start : start + BATCH_SIZE]
+
+        async def create_chunk(start: int, end: int) -> list[WriteResult]:
             inputs: list[dict[str, Any]] = []
-            for offset, values in enumerate(chunk):
+            for index in range(start, end):
                 item: dict[str, Any] = {
-                    "properties": stringify(values),
-                    "objectWriteTraceId": str(start + offset),
+                    "properties": stringify(records[index]),
+                    "objectWriteTraceId": str(index),
                 }
-                if associations is not None and associations[start + offset]:
-                    item["associations"] = association_specs(associations[start + offset])
+                if associations is not None and associations[index]:
+                    item["associations"] = association_specs(associations[index])
                 inputs.append(item)
-            results += await self._write(
-                name, "create", inputs, [str(start + i) for i in range(len(chunk))], start
-            )
-        return results
+            keys = [str(index) for index in range(start, end)]
+            return await self._write(name, "create", inputs, keys, start)
+
+        return await each_chunk(len(records), BATCH_SIZE, create_chunk)
 
     async def update(
         self, object_type: str, updates: Sequence[tuple[str, Mapping[str, Any]]]
     ) -> list[WriteResult]:
         """Batch update [(id, values)] (100 per call); "" or None clears a property."""
         name = object_type_name(object_type)
-        results: list[WriteResult] = []
-        for start in range(0, len(updates), BATCH_SIZE):
-            chunk = updates[start : start + BATCH_SIZE]
+
+        async def update_chunk(start: int, end: int) -> list[WriteResult]:
+            chunk = updates[start:end]
             inputs = [
                 {"id": rid, "properties": stringify(values), "objectWriteTraceId": str(start + i)}
                 for i, (rid, values) in enumerate(chunk)
             ]
-            results += await self._write(name, "update", inputs, [rid for rid, _ in chunk], start)
-        return results
+            return await self._write(name, "update", inputs, [rid for rid, _ in chunk], start)
+
+        return await each_chunk(len(updates), BATCH_SIZE, update_chunk)
 
     async def upsert(
         self,
@@ -332,9 +336,9 @@ class HubSpotClient:
     ) -> list[WriteResult]:
         """Batch upsert [(key, values)] by a unique property such as `email` (100 per call)."""
         name = object_type_name(object_type)
-        results: list[WriteResult] = []
-        for start in range(0, len(records), BATCH_SIZE):
-            chunk = records[start : start + BATCH_SIZE]
+
+        async def upsert_chunk(start: int, end: int) -> list[WriteResult]:
+            chunk = records[start:end]
             inputs = [
                 {
                     "id": key,
@@ -344,17 +348,17 @@ class HubSpotClient:
                 }
                 for i, (key, values) in enumerate(chunk)
             ]
-            results += await self._write(
-                name, "upsert", inputs, [key for key, _ in chunk], start, id_property=id_property
-            )
-        return results
+            keys = [key for key, _ in chunk]
+            return await self._write(name, "upsert", inputs, keys, start, id_property=id_property)
+
+        return await each_chunk(len(records), BATCH_SIZE, upsert_chunk)
 
     async def archive(self, object_type: str, ids: Sequence[str]) -> list[WriteResult]:
         """Batch archive (delete, restorable for 90 days), 100 per call."""
         name = object_type_name(object_type)
-        results: list[WriteResult] = []
-        for start in range(0, len(ids), BATCH_SIZE):
-            chunk = ids[start : start + BATCH_SIZE]
+
+        async def archive_chunk(start: int, end: int) -> list[WriteResult]:
+            chunk = ids[start:end]
             try:
                 await self._json(
                     "POST",
@@ -366,13 +370,13 @@ class HubSpotClient:
                 if exc.retryable or exc.category is Category.AUTHENTICATION:
                     raise
                 failure = RecordFailure.of(exc.category, exc.api_code, exc.api_message)
-                results += [
+                return [
                     WriteResult(start + i, False, rid, failure=failure)
                     for i, rid in enumerate(chunk)
                 ]
-                continue
-            results += [WriteResult(start + i, True, rid) for i, rid in enumerate(chunk)]
-        return results
+            return [WriteResult(start + i, True, rid) for i, rid in enumerate(chunk)]
+
+        return await each_chunk(len(ids), BATCH_SIZE, archive_chunk)
 
     async def _write(
         self,
@@ -438,20 +442,24 @@ class HubSpotClient:
         """Associations of each id to `to_type` (v4 batch read, 100 per call)."""
         src, dst = object_type_name(from_type), object_type_name(to_type)
         out: dict[str, list[AssociationLink]] = {rid: [] for rid in ids}
-        for chunk in chunks(list(dict.fromkeys(ids)), BATCH_SIZE):
+        keys = list(dict.fromkeys(ids))
+
+        async def read_chunk(start: int, end: int) -> list[Any]:
             body = await self._json(
                 "POST",
                 f"/crm/v4/associations/{src}/{dst}/batch/read",
                 kind="associations_read",
-                json={"inputs": [{"id": rid} for rid in chunk]},
+                json={"inputs": [{"id": rid} for rid in keys[start:end]]},
             )
-            for item in body.get("results") or ():
-                from_id = str((item.get("from") or {}).get("id"))
-                links = out.setdefault(from_id, [])
-                for target in item.get("to") or ():
-                    types = target.get("associationTypes") or [{}]
-                    type_id = types[0].get("typeId") if types else None
-                    links.append(AssociationLink(from_id, str(target["toObjectId"]), type_id))
+            return list(body.get("results") or ())
+
+        for item in await each_chunk(len(keys), BATCH_SIZE, read_chunk):
+            from_id = str((item.get("from") or {}).get("id"))
+            links = out.setdefault(from_id, [])
+            for target in item.get("to") or ():
+                types = target.get("associationTypes") or [{}]
+                type_id = types[0].get("typeId") if types else None
+                links.append(AssociationLink(from_id, str(target["toObjectId"]), type_id))
         return out
 
     async def create_associations(
@@ -465,9 +473,9 @@ class HubSpotClient:
         """Create [(from_id, to_id)] associations (v4 batch create, 100 per call)."""
         src, dst = object_type_name(from_type), object_type_name(to_type)
         type_id = type_id or ASSOCIATION_TYPES[(src, dst)]
-        results: list[WriteResult] = []
-        for start in range(0, len(pairs), BATCH_SIZE):
-            chunk = pairs[start : start + BATCH_SIZE]
+
+        async def create_chunk(start: int, end: int) -> list[WriteResult]:
+            chunk = pairs[start:end]
             inputs = [
                 {
                     "from": {"id": a},
@@ -489,13 +497,15 @@ class HubSpotClient:
                 if exc.retryable or exc.category is Category.AUTHENTICATION:
                     raise
                 failure = RecordFailure.of(Category.ASSOCIATION, exc.api_code, exc.api_message)
-                results += [
+                return [
                     WriteResult(start + i, False, a, failure=failure)
                     for i, (a, _) in enumerate(chunk)
                 ]
-                continue
             failed = failed_association_ids(body)
+            results: list[WriteResult] = []
             for i, (a, b) in enumerate(chunk):
                 problem = failed.get(a) or failed.get(b)
                 results.append(WriteResult(start + i, problem is None, a, failure=problem))
-        return results
+            return results
+
+        return await each_chunk(len(pairs), BATCH_SIZE, create_chunk)

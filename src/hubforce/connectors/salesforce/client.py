@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from hubforce.aio import each_chunk
 from hubforce.connectors.governor import Governor, salesforce_governor
 from hubforce.connectors.http import ApiSession, RetryPolicy, build_http_client
 from hubforce.connectors.records import CallCounter, RecordPage, RemoteRecord, WriteResult
@@ -224,16 +225,21 @@ class SalesforceClient:
     ) -> list[RemoteRecord]:
         """Records whose `field` is one of `values`: one query per chunk of keys (IN)."""
         keys = list(dict.fromkeys(v for v in values if v not in (None, "")))
-        found: dict[str, RemoteRecord] = {}
-        for chunk in soql.chunk_values(keys):
-            condition = soql.in_clause(field, chunk)
-            if where:
-                condition = f"{condition} AND ({where})"
-            statement = soql.select(sobject, [*SYSTEM_FIELDS, field, *fields], where=condition)
-            async for raw in self.query(statement):
-                for obj in raw:
-                    record = record_from_wire(obj, sobject)
-                    found[record.id] = record
+        chunks = list(soql.chunk_values(keys))
+
+        async def query_chunk(start: int, end: int) -> list[RemoteRecord]:
+            rows: list[RemoteRecord] = []
+            for chunk in chunks[start:end]:
+                condition = soql.in_clause(field, chunk)
+                if where:
+                    condition = f"{condition} AND ({where})"
+                columns = [*SYSTEM_FIELDS, field, *fields]
+                statement = soql.select(sobject, columns, where=condition)
+                async for raw in self.query(statement):
+                    rows += [record_from_wire(obj, sobject) for obj in raw]
+            return rows
+
+        found = {record.id: record for record in await each_chunk(len(chunks), 1, query_chunk)}
         return sorted(found.values(), key=lambda r: r.id)
 
     async def get_updated(
@@ -333,9 +339,9 @@ class SalesforceClient:
 
     async def delete(self, ids: Sequence[str]) -> list[WriteResult]:
         """Delete by id (to the recycle bin), 200 per call."""
-        results: list[WriteResult] = []
-        for start in range(0, len(ids), COLLECTION_SIZE):
-            chunk = list(ids[start : start + COLLECTION_SIZE])
+
+        async def delete_chunk(start: int, end: int) -> list[WriteResult]:
+            chunk = list(ids[start:end])
             try:
                 answer = await self._json(
                     "DELETE",
@@ -344,10 +350,10 @@ class SalesforceClient:
                     params={"ids": ",".join(chunk), "allOrNone": "false"},
                 )
             except ConnectorError as exc:
-                results += _refused(exc, start, chunk)
-                continue
-            results += map_collection_results(answer, start, chunk)
-        return results
+                return _refused(exc, start, chunk)
+            return map_collection_results(answer, start, chunk)
+
+        return await each_chunk(len(ids), COLLECTION_SIZE, delete_chunk)
 
     async def _collections(
         self,
@@ -362,10 +368,9 @@ class SalesforceClient:
         created: bool = False,
     ) -> list[WriteResult]:
         headers = self._write_headers(auto_assign)
-        results: list[WriteResult] = []
-        for start in range(0, len(bodies), COLLECTION_SIZE):
-            chunk = bodies[start : start + COLLECTION_SIZE]
-            chunk_ids = ids[start : start + COLLECTION_SIZE]
+
+        async def send_chunk(start: int, end: int) -> list[WriteResult]:
+            chunk_ids = ids[start:end]
             try:
                 answer = await self._json(
                     method,
@@ -373,13 +378,13 @@ class SalesforceClient:
                     kind=kind,
                     headers=headers,
                     idempotent=idempotent,
-                    json={"allOrNone": False, "records": chunk},
+                    json={"allOrNone": False, "records": bodies[start:end]},
                 )
             except ConnectorError as exc:
-                results += _refused(exc, start, chunk_ids)
-                continue
-            results += map_collection_results(answer, start, chunk_ids, created=created)
-        return results
+                return _refused(exc, start, chunk_ids)
+            return map_collection_results(answer, start, chunk_ids, created=created)
+
+        return await each_chunk(len(bodies), COLLECTION_SIZE, send_chunk)
 
     # -- schema and limits -----------------------------------------------------------------
 
