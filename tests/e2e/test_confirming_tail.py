@@ -296,8 +296,8 @@ def test_an_edit_between_the_engines_read_and_its_write_of_the_same_contact_is_k
     assert edited and first.updated["hubspot:contacts"] == len(leads)
     contact = portal.get_object("contacts", later).properties
     assert (contact.get("jobtitle"), contact.get("phone")) == (titles[later], "+1 555 0100")
-    lead = harness.soql(f"SELECT Title, Phone FROM Lead WHERE Id = '{leads[-1]}'")[0]
-    assert (lead["Title"], lead["Phone"]) == (titles[later], "+1 555 0100")
+    row = harness.soql(f"SELECT Title, Phone FROM Lead WHERE Id = '{leads[-1]}'")[0]
+    assert (row["Title"], row["Phone"]) == (titles[later], "+1 555 0100")
     assert sum(second.updated.values()) + sum(second.created.values()) == 0
     _no_duplicates(harness)
 
