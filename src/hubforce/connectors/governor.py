@@ -162,6 +162,9 @@ class Governor:
         # paused governor sends nothing, so it would never hear that the reset happened.
         self.usage_until: datetime | None = None
         self.slept = 0.0
+        # Sends let through and not answered yet: the usage an answer reports may not count
+        # them, so the budget counts them on top (a batch's chunks go several at a time).
+        self.in_flight = 0
 
     @property
     def budget(self) -> int | None:
@@ -172,21 +175,33 @@ class Governor:
         return self.windows.get(kind) or self.windows.get("*", [])
 
     async def before(self, kind: str) -> None:
-        """Wait until a send of `kind` fits every window; raise RateLimited past the budget."""
-        await self._check_budget()
-        windows = self._windows_for(kind)
-        while True:
-            now = self.monotonic()
-            wait = max((w.wait_time(now) for w in windows), default=0.0)
-            if wait <= 0:
-                break
-            await self._sleep(wait)
+        """Wait until a send of `kind` fits every window; raise RateLimited past the budget.
+        The send counts against the budget from now until `after` or `unanswered`."""
+        spread = self._reserve()  # before any await: concurrent sends see each other
+        try:
+            if spread:
+                await self._sleep(spread)
+            windows = self._windows_for(kind)
+            while True:
+                now = self.monotonic()
+                wait = max((w.wait_time(now) for w in windows), default=0.0)
+                if wait <= 0:
+                    break
+                await self._sleep(wait)
+        except BaseException:
+            self.unanswered()
+            raise
         now = self.monotonic()
         for window in windows:
             window.record(now)
 
+    def unanswered(self) -> None:
+        """A send `before` let through got no answer (a transport error, a cancellation)."""
+        self.in_flight = max(0, self.in_flight - 1)
+
     def after(self, kind: str, response: httpx.Response) -> None:
         """Read usage headers of a response (every response, errors included)."""
+        self.in_flight = max(0, self.in_flight - 1)
         now = self.monotonic()
         for window in self._windows_for(kind):
             window.confirm(now)
@@ -206,20 +221,23 @@ class Governor:
                 # Someone else (another worker of this app) spent the window: wait it out.
                 windows[0].blocked_until = self.monotonic() + interval
 
-    async def _check_budget(self) -> None:
+    def _reserve(self) -> float:
+        """Count one send against the budget, or raise RateLimited at it; the seconds to
+        wait first when past `slow_at` of it (sends spread over the time to the reset)."""
         if self.usage_until is not None and self.now() >= self.usage_until:
             self.usage = self.usage_until = None  # past the reset: the next answer tells
         usage, budget = self.usage, self.budget
         if usage is None or budget is None:
-            return
+            self.in_flight += 1
+            return 0.0
+        used = usage.used + self.in_flight
         reset_in = self.daily_reset(self.now())
-        if usage.used >= budget:
+        if used >= budget:
             raise RateLimited(self.side, reset_in, "budget")
-        if usage.used >= budget * self.slow_at:
-            left = max(1, budget - usage.used)
-            await self._sleep(min(self.max_spread_delay, reset_in / left))
-            # Count our own send until the next response reports the real figure.
-            self.usage = DailyUsage(used=usage.used + 1, limit=usage.limit)
+        self.in_flight += 1
+        if used >= budget * self.slow_at:
+            return min(self.max_spread_delay, reset_in / max(1, budget - used))
+        return 0.0
 
     async def _sleep(self, seconds: float) -> None:
         self.slept += seconds

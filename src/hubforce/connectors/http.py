@@ -118,7 +118,11 @@ class ApiSession:
                 response = await self.client.request(
                     method, url, params=params, json=json, headers=headers
                 )
-            except httpx.TransportError as exc:
+            except BaseException as exc:
+                if self.governor is not None:
+                    self.governor.unanswered()
+                if not isinstance(exc, httpx.TransportError):
+                    raise
                 error = Transient(self.side, redact(f"{type(exc).__name__} calling {url}: {exc}"))
                 if attempt < self.policy.max_attempts and (idempotent or isinstance(exc, _UNSENT)):
                     await self._wait(self.policy.backoff(attempt), error, kind, attempt)

@@ -137,3 +137,29 @@ async def test_a_full_window_of_sends_in_flight_waits_for_their_answers(clock: F
     await gov.before("search")
     clock.now += window.pending_timeout + window.seconds + 1
     assert window.count(clock.now) == 0
+
+
+async def test_sends_in_flight_count_against_the_budget_so_concurrent_ones_never_overshoot(
+    clock: FakeClock,
+) -> None:
+    gov = salesforce_governor(share=0.5, sleep=clock.sleep, monotonic=clock.monotonic)
+    gov.slow_at = 1.0  # no spreading: only the budget's edge is under test
+    gov.after("query", httpx.Response(200, headers={"Sforce-Limit-Info": "api-usage=6/20"}))
+    let_through = 0
+    refused = 0
+    for _ in range(8):  # eight chunks asked for at once, none answered yet
+        try:
+            await gov.before("query")
+            let_through += 1
+        except RateLimited as exc:
+            assert exc.window == "budget"
+            refused += 1
+    assert (let_through, refused) == (4, 4)  # 6 used + 4 in flight = the budget of 10
+    gov.unanswered()  # one of them failed on the wire: it spent nothing we know of
+    await gov.before("query")
+    for _ in range(4):  # the answers come back, each with the server's count
+        gov.after("query", httpx.Response(200, headers={"Sforce-Limit-Info": "api-usage=9/20"}))
+    assert gov.in_flight == 0
+    await gov.before("query")  # 9 used: one more fits
+    with pytest.raises(RateLimited):
+        await gov.before("query")
