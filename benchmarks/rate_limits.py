@@ -31,9 +31,12 @@ transports. Figures:
 - Goal: the total wall time, (ii), within 1.2x of its floor. (i) is given with its own floor
   and verdict, as information on how soon the data is synced.
 
-Two runs: "pacing" (both shares larger than the sync needs: only the windows bind) and
-"budget" (the Salesforce share smaller than the sync needs: the governor slows down past 90% of
-it, then raises RateLimited(window="budget") and the cycle stops with the share unspent).
+Three runs: "pacing" (both shares larger than the sync needs: only the windows bind), "pacing
+with latency" (the same, each API call answered LATENCY_MS later, as real APIs are: the
+emulators' latency rule; the floors ignore latency, so its ratios also show what latency
+costs), and "budget" (the Salesforce share smaller than the sync needs: the governor slows
+down past 90% of it, then raises RateLimited(window="budget") and the cycle stops with the
+share unspent).
 
 Run: `python benchmarks/rate_limits.py [--hs N --sf N]`; writes benchmarks/results/rate_limits.json.
 """
@@ -78,6 +81,9 @@ SF_DAILY = 1_000  # share 500: enough for the sync (about 360 calls), so only pa
 SF_DAILY_TIGHT = 600  # share 300: less than the sync needs, so the budget must stop it
 SF_PAUSE_SCALED = 3.0  # the slow-down horizon, 900 s in production, scaled to keep this short
 OVERLAP_MS = 1000  # the cycles' re-read before each cursor
+#: Per-call latency of the "with latency" run (ms): typical of each API from a nearby region.
+LATENCY_MS = {Side.HUBSPOT: 150, Side.SALESFORCE: 100}
+_LATENCY_ROUTES = {Side.HUBSPOT: "/crm/*", Side.SALESFORCE: "/services/*"}
 MAX_CYCLES = 8
 
 
@@ -238,7 +244,11 @@ def milestone(seconds: float, calls: list[Call], *, confirming: bool = True) -> 
 
 
 async def measure(
-    hs_born: int, sf_born: int, sf_daily: int, sf_pause: float = 900.0
+    hs_born: int,
+    sf_born: int,
+    sf_daily: int,
+    sf_pause: float = 900.0,
+    latency: dict[Side, int] | None = None,
 ) -> dict[str, Any]:
     """Seed, sync to a steady state (or the budget's pause) under the limits; the figures."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -255,6 +265,9 @@ async def measure(
         )
         for side in Side:
             await bench.call(side, "POST", "/__emulator__/stats/reset")
+            if latency:
+                rule = {"route": _LATENCY_ROUTES[side], "latency_ms": latency[side]}
+                await bench.call(side, "POST", "/__emulator__/faults", {"rules": [rule]})
         cycles: list[dict[str, Any]] = []
         paused: str | None = None
         steady = False
@@ -307,6 +320,7 @@ async def measure(
     timeline = floor_of(log)["calls"]
     return {
         "records": hs_born + sf_born,
+        "latency_ms": {str(side): ms for side, ms in (latency or {}).items()},
         "hubspot_born": hs_born,
         "salesforce_born": sf_born,
         "linked": links,
@@ -409,6 +423,15 @@ def main() -> int:
         ratio = None if m is None else m["ratio"]
         verdicts.append(f"{name} {ratio}x {'ok' if m and m['within_1_2x'] else 'MISSED'}")
     console.print("wall time within 1.2x of the floor the limits impose: " + "; ".join(verdicts))
+    slow = asyncio.run(measure(args.hs, args.sf, SF_DAILY, latency=LATENCY_MS))
+    render(console, "Pacing with API latency (HubSpot 150 ms, Salesforce 100 ms a call)", slow)
+    console.print(
+        "information, with latency: "
+        + "; ".join(
+            f"{name} {slow[key]['ratio'] if slow[key] else None}x"
+            for key, name in (("steady_state", "(ii) total"), ("convergence", "(i) convergence"))
+        )
+    )
     budget = asyncio.run(measure(args.hs, args.sf, SF_DAILY_TIGHT, SF_PAUSE_SCALED))
     render(console, "Budget (Salesforce share below the sync's need)", budget)
     console.print(
@@ -417,7 +440,7 @@ def main() -> int:
         "of 900 s, so the spread-out sends before the pause take seconds, not minutes; the "
         "wall-time goal applies to the pacing run only (a paused sync has no finish time)."
     )
-    results = {"pacing": pacing, "budget": budget}
+    results = {"pacing": pacing, "pacing_with_latency": slow, "budget": budget}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "rate_limits.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results))
