@@ -7,18 +7,22 @@ themselves. The tail reads those records in the same cycle instead, as soon as t
 read of HubSpot is done and the search window is free again, while the rounds are still being
 matched and written in the ten-second window: the two windows are independent.
 
-The tail reads in legs: each leg is an ordinary search of `[lower, upper]`, where `upper`
-stays `overlap_ms` behind the engine's clock while the cycle writes (so a record not yet in the
-search index is never passed; the overlap covers index lag, as it does at every cursor), and
-the last leg ends at the moment the cycle's rounds were done. A leg starts once a few pages of
-written records are due, so nearly every search comes back full.
+The tail reads in legs: each leg is an ordinary search of `[lower, upper]`. While the rounds
+run, `upper` stays `overlap_ms` behind the engine's clock (a record not yet in the search
+index is never passed; the overlap covers index lag, as it does at every cursor) and a leg
+starts once `LEG_RECORDS` written records are due, so nearly every search comes back full.
+After the last round, legs run up to now, each searching the previous one's last
+`overlap_ms` again, until one finds fewer than `LEG_RECORDS` new records or began
+`overlap_ms` after the last write landed; the HubSpot cursor may then move to that leg's start
+less `overlap_ms`. A cycle whose writes are all younger than twice `overlap_ms` skips the tail:
+the next cycle re-reads from `overlap_ms` before the cursor, so it would read them again.
 
-Copies are only planned once every round has been recorded. A copy older than the cycle's
-last write to that id, or no newer than the copy it planned from (`SeenStamps`), is passed
-over; the copy a write left is planned like any change, so its snapshot comparison finds
-whether someone's edit was merged into it (an echo compares equal and writes nothing).
-Records modified after the last leg are left for the next cycle;
-the HubSpot cursor moves with the tail, Salesforce's stays at the signpost.
+Copies are only planned once every round has been recorded, while the next leg is read. A
+copy older than the cycle's last write to that id, or no newer than the copy a round planned
+from (`SeenStamps`), is passed over; the copy a write left is planned like any change, so its
+snapshot comparison finds whether someone's edit was merged into it (an echo compares equal
+and writes nothing). Records modified after the last leg are left for the next cycle;
+Salesforce's cursor stays at the signpost (its echoes are cheap to read: 2,000 a query).
 """
 
 from __future__ import annotations
