@@ -416,6 +416,8 @@ class WorkflowEngine:
                 f"them, then `{INTERRUPTED_RETRY}` runs it again (only if none had run)"
             )
             return run
+        if _actions_changed(stale, workflow):
+            return _changed_under(stale, workflow, now)
         if started <= done:  # no action under way: nothing can be repeated
             trigger = stale.trigger
             readable = isinstance(workflow.trigger, Schedule) or all(
@@ -477,6 +479,11 @@ class WorkflowEngine:
         if workflow is None:
             why = "the workflow is no longer enabled in the configuration"
             return await self._abandon(waiting, trigger, why)
+        if _actions_changed(waiting, workflow):
+            run = _changed_under(waiting, workflow, _now())
+            await self._record(run)
+            logger.error("workflow %s run %s %s", run.workflow, run.key, run.error)
+            return run
         since = waiting.retry_since if waiting.retry_since is not None else waiting.started_at
         max_age = self._max_age_ms(workflow)
         if _now() - since > max_age + self.retry_policy.stale_ms:
@@ -638,7 +645,7 @@ class WorkflowEngine:
         prior: WorkflowRun | None = None,
     ) -> WorkflowRun:
         """Read the record's current values, then test and act (the key is held)."""
-        progress = _new_run(workflow.name, key, trigger, {}, prior)
+        progress = _new_run(workflow, key, trigger, {}, prior)
         try:
             # The trigger saved before the read: a run killed during it can be read again.
             if not await self._checkpoint(progress):
@@ -651,7 +658,7 @@ class WorkflowEngine:
                 side, object_type, object_id, self._fields[workflow.name]
             )
         except Exception as exc:  # the read had no effect: it may wait for a retry
-            run = _new_run(workflow.name, key, trigger, {}, prior)
+            run = _new_run(workflow, key, trigger, {}, prior)
             run.error = _brief(exc)
             return await self._settle_failure(workflow, run, failure_of(exc), _carried(prior))
         if record is None:
@@ -685,7 +692,7 @@ class WorkflowEngine:
         record: Mapping[str, Any] | None = None,
         prior: WorkflowRun | None = None,
     ) -> WorkflowRun:
-        run = _new_run(workflow.name, key, trigger, dict(record or {}), prior)
+        run = _new_run(workflow, key, trigger, dict(record or {}), prior)
         run.status, run.error, run.finished_at = "skipped", why, _now()
         await self._record(run)
         return run
@@ -699,7 +706,7 @@ class WorkflowEngine:
         *,
         prior: WorkflowRun | None = None,
     ) -> WorkflowRun:
-        run = _new_run(workflow.name, key, trigger, dict(record), prior)
+        run = _new_run(workflow, key, trigger, dict(record), prior)
         context = dict(record)
         failure: Failure | None = None
         for done, result in enumerate(run.actions, start=1):  # resumed: done by a dead process
@@ -796,14 +803,15 @@ def handled(run: WorkflowRun | None) -> bool:
 
 
 def _new_run(
-    workflow: str,
+    workflow: Workflow,
     key: str,
     trigger: dict[str, Any],
     record: dict[str, Any],
     prior: WorkflowRun | None,
 ) -> WorkflowRun:
     """A new attempt of a run; a retry carries its attempt count and first failure on."""
-    run = WorkflowRun(workflow, key, trigger, _now(), record)
+    run = WorkflowRun(workflow.name, key, trigger, _now(), record)
+    run.actions_digest = workflow.actions_digest
     if prior is not None:
         run.attempts = prior.attempts + 1
         run.retry_since = prior.retry_since if prior.retry_since is not None else prior.started_at
@@ -811,6 +819,42 @@ def _new_run(
         run.actions = _done(prior)
         run.actions_started = len(run.actions)
     return run
+
+
+def _actions_changed(run: WorkflowRun, workflow: Workflow) -> bool:
+    """`run` has actions done (or one under way) under another action list than `workflow`'s
+    now: resuming it by position would skip or repeat the wrong ones."""
+    begun = bool(_done(run)) or bool(run.actions_started)
+    known = run.actions_digest is not None
+    return begun and known and run.actions_digest != workflow.actions_digest
+
+
+def _changed_under(run: WorkflowRun, workflow: Workflow, now: int) -> WorkflowRun:
+    """`run` made final as interrupted: its workflow's actions changed after some of them ran."""
+    done = len(_done(run))
+    out = WorkflowRun(
+        run.workflow,
+        run.key,
+        dict(run.trigger),
+        run.started_at,
+        dict(run.inputs),
+        list(run.actions),
+        attempts=run.attempts,
+        retry_since=run.retry_since,
+        failure_category=INTERRUPTED,
+        actions_started=run.actions_started,
+        actions_digest=run.actions_digest,
+        finished_at=now,
+    )
+    out.status = "interrupted"
+    ran = f"{_actions_named(1, done)} of the old list done" if done else "no action done"
+    out.error = (
+        f"interrupted: workflow {workflow.name}'s actions were changed while this run was "
+        f"unfinished ({ran}, action {run.actions_started or done} possibly under way), so it "
+        "cannot be resumed by position: check what the old actions did and finish it by hand "
+        f"(`{INTERRUPTED_RETRY}` would resume it at that position of the new list)"
+    )
+    return out
 
 
 def _carried(prior: WorkflowRun | None) -> int:

@@ -19,6 +19,8 @@ with the workflow's name rather than at the first event.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -217,6 +219,12 @@ class Workflow(_Strict):
     actions: list[Action] = Field(min_length=1)
 
     _condition = field_validator("condition")(_check_condition)
+
+    @property
+    def actions_digest(self) -> str:
+        """A fingerprint of the action list: a run resumed by position checks it is the same."""
+        body = json.dumps([a.model_dump(mode="json") for a in self.actions], sort_keys=True)
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
 
     @model_validator(mode="after")
     def _schedule_has_no_record_actions(self) -> Workflow:

@@ -103,6 +103,9 @@ class WorkflowRun:
     #: under way; 0 means no action started (a run killed then had no effect); None: unknown
     #: (a claim made before checkpoints existed).
     actions_started: int | None = 0
+    #: The workflow's `actions_digest` when the run's actions ran: resuming by position is
+    #: only right under the same action list (None: a run from before it was recorded).
+    actions_digest: str | None = None
 
     @property
     def effect(self) -> bool:

@@ -59,6 +59,7 @@ def _detail(run: WorkflowRun) -> dict[str, Any]:
         "failure_category": run.failure_category,
         "failure_side": run.failure_side,
         "actions_started": run.actions_started,
+        "actions_digest": run.actions_digest,
     }
 
 
@@ -96,6 +97,7 @@ def run_of(row: Any) -> WorkflowRun:
         failure_category=detail.get("failure_category"),
         failure_side=detail.get("failure_side"),
         actions_started=_started(row, detail),
+        actions_digest=detail.get("actions_digest"),
     )
 
 

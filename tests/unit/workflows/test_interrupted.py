@@ -583,3 +583,58 @@ class TestLeasesSQLite(StoreLeaseContract, SQLiteBackend):
 
 class TestLeasesPostgres(StoreLeaseContract, PostgresBackend):
     pass
+
+
+NOTIFY_EDITED = {  # the same workflow after someone inserted an action before the Slack post
+    **NOTIFY,
+    "actions": [
+        NOTIFY["actions"][0],
+        {"type": "hubspot.update", "values": {"lifecyclestage": "lead"}},
+        *NOTIFY["actions"][1:],
+    ],
+}
+
+
+def test_a_killed_run_whose_workflow_was_edited_meanwhile_is_not_resumed_by_position(
+    make_ledger: LedgerFactory,
+) -> None:
+    clock = Clock()
+    ledger = make_ledger(clock)
+    first = World(ledger, NOTIFY)
+
+    async def go() -> None:
+        first.hs.kill = True  # dies during action 3, after the Lead and the Slack post
+        await first.crash()
+        clock.now += LEASE + 1
+        restarted = World(ledger, NOTIFY_EDITED, share=first)  # the config was edited
+        report = await restarted.retrier.run()
+        assert (report.recovered, report.interrupted, report.succeeded) == (0, 1, 0)
+
+    asyncio.run(go())
+    assert first.leads() == ["ada@example.com"]
+    assert len(first.slack) == 1  # not posted again
+    assert first.hs.updates == []  # neither the old action 3 nor the new action 2 ran
+    run = asyncio.run(first.runs())["notify"]
+    assert run.status == "interrupted" and run.error is not None
+    assert "actions were changed" in run.error and "by hand" in run.error
+
+
+def test_a_restarted_process_with_the_same_actions_still_resumes_a_killed_run(
+    make_ledger: LedgerFactory,
+) -> None:
+    clock = Clock()
+    ledger = make_ledger(clock)
+    first = World(ledger, NOTIFY)
+
+    async def go() -> None:
+        first.hs.kill = True
+        await first.crash()
+        clock.now += LEASE + 1
+        restarted = World(ledger, NOTIFY, share=first)  # the same config, a new process
+        report = await restarted.retrier.run()
+        assert (report.recovered, report.succeeded) == (1, 1)
+
+    asyncio.run(go())
+    run = asyncio.run(first.runs())["notify"]
+    assert (run.status, run.attempts) == ("succeeded", 2)
+    assert len(first.slack) == 1 and len(first.hs.updates) == 1
