@@ -78,6 +78,7 @@ def test_a_stop_request_ends_the_cycle_at_a_rounds_end_and_the_next_ones_converg
     assert run is not None and run.status == "interrupted"
     assert run.message is not None and "round's end" in run.message
     assert "hubspot:confirmed" not in stopped.pairs[-1].read  # no tail after a stop
+    assert stopped.pairs[-1].read.get("hubspot:contacts", 0) > 0  # what it read is reported
     assert harness.store.cursors.get("deals", "hubspot") is None
     contacts = stopped.pairs[-1]
     assert 0 < sum(contacts.created.values()) < EXTRA["hubspot"] + EXTRA["salesforce"]

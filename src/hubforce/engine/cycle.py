@@ -214,19 +214,23 @@ async def sync_pair(
             started = time.perf_counter()  # waiting for the read ahead counts as reading
             if not last and _stop_requested(options):
                 report.stopped = True  # the rounds so far are recorded with their cursors
-                return report
-        rounds_done.set()
-        await background[0]  # the reader, and the tail's reads while the rounds ran
-        if tail is not None:
-            await _confirm(ctx, mapping, readers, tail, run_id, lookup, report, seen)
-            report.clock("confirm", started)
+                break
+        if not report.stopped:
+            rounds_done.set()
+            await background[0]  # the reader, and the tail's reads while the rounds ran
+            if tail is not None:
+                await _confirm(ctx, mapping, readers, tail, run_id, lookup, report, seen)
+                report.clock("confirm", started)
     finally:
-        # An error in a round: stop the reads ahead before leaving.
+        # An error in a round, or a stop: end the reads ahead before leaving.
         await cancel_and_wait(*background)
         for reader in readers.values():
             await reader.aclose()
     for side, reader in readers.items():
         report.read.update({f"{side}:{k}": n for k, n in reader.read_count.items()})
+    if report.stopped:
+        return report  # the signpost was not reached: the cursors stay where rounds put them
+    for reader in readers.values():
         reader.finish()
         for kind in reader.object_types():
             reader.cursor.deleted[kind] = until
