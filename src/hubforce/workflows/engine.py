@@ -42,7 +42,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from hubforce.alerts.notices import store_unavailable
@@ -387,19 +387,7 @@ class WorkflowEngine:
     def _recovered(self, stale: WorkflowRun, now: int) -> WorkflowRun:
         """What an expired running run becomes: waiting (safe to run again), interrupted, or
         failed and released (nothing started, nothing to read again)."""
-        run = WorkflowRun(
-            stale.workflow,
-            stale.key,
-            dict(stale.trigger),
-            stale.started_at,
-            dict(stale.inputs),
-            list(stale.actions),
-            attempts=stale.attempts,
-            retry_since=stale.retry_since,
-            failure_category=INTERRUPTED,
-            actions_started=stale.actions_started,
-            finished_at=now,
-        )
+        run = _settled_copy(stale, now)
         workflow = self._by_name.get(stale.workflow)
         done = len(_done(stale))
         started = stale.actions_started
@@ -832,21 +820,7 @@ def _actions_changed(run: WorkflowRun, workflow: Workflow) -> bool:
 def _changed_under(run: WorkflowRun, workflow: Workflow, now: int) -> WorkflowRun:
     """`run` made final as interrupted: its workflow's actions changed after some of them ran."""
     done = len(_done(run))
-    out = WorkflowRun(
-        run.workflow,
-        run.key,
-        dict(run.trigger),
-        run.started_at,
-        dict(run.inputs),
-        list(run.actions),
-        attempts=run.attempts,
-        retry_since=run.retry_since,
-        failure_category=INTERRUPTED,
-        actions_started=run.actions_started,
-        actions_digest=run.actions_digest,
-        finished_at=now,
-    )
-    out.status = "interrupted"
+    out = _settled_copy(run, now)
     ran = f"{_actions_named(1, done)} of the old list done" if done else "no action done"
     out.error = (
         f"interrupted: workflow {workflow.name}'s actions were changed while this run was "
@@ -855,6 +829,23 @@ def _changed_under(run: WorkflowRun, workflow: Workflow, now: int) -> WorkflowRu
         f"(`{INTERRUPTED_RETRY}` would resume it at that position of the new list)"
     )
     return out
+
+
+def _settled_copy(run: WorkflowRun, now: int) -> WorkflowRun:
+    """A copy of an unfinished `run` to settle as interrupted (the caller may make it wait
+    instead): its trigger, inputs, actions done, attempts and digest kept."""
+    return replace(
+        run,
+        trigger=dict(run.trigger),
+        inputs=dict(run.inputs),
+        actions=list(run.actions),
+        status="interrupted",
+        error=None,
+        next_attempt_at=None,
+        failure_side=None,
+        failure_category=INTERRUPTED,
+        finished_at=now,
+    )
 
 
 def _carried(prior: WorkflowRun | None) -> int:

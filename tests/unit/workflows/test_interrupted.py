@@ -595,22 +595,30 @@ NOTIFY_EDITED = {  # the same workflow after someone inserted an action before t
 }
 
 
-def test_a_killed_run_whose_workflow_was_edited_meanwhile_is_not_resumed_by_position(
-    make_ledger: LedgerFactory,
-) -> None:
+def _restart_after_a_crash_in_action_3(
+    make_ledger: LedgerFactory, restarted_with: dict[str, Any]
+) -> tuple[World, Any]:
+    """NOTIFY dies during action 3 (after the Lead and the Slack post); a new process with
+    `restarted_with` as its workflow runs a retry pass once the lease ended."""
     clock = Clock()
     ledger = make_ledger(clock)
     first = World(ledger, NOTIFY)
 
-    async def go() -> None:
-        first.hs.kill = True  # dies during action 3, after the Lead and the Slack post
+    async def go() -> Any:
+        first.hs.kill = True
         await first.crash()
         clock.now += LEASE + 1
-        restarted = World(ledger, NOTIFY_EDITED, share=first)  # the config was edited
-        report = await restarted.retrier.run()
-        assert (report.recovered, report.interrupted, report.succeeded) == (0, 1, 0)
+        return await World(ledger, restarted_with, share=first).retrier.run()
 
-    asyncio.run(go())
+    return first, asyncio.run(go())
+
+
+def test_a_killed_run_whose_workflow_was_edited_meanwhile_is_not_resumed_by_position(
+    make_ledger: LedgerFactory,
+) -> None:
+    first, report = _restart_after_a_crash_in_action_3(make_ledger, NOTIFY_EDITED)
+
+    assert (report.recovered, report.interrupted, report.succeeded) == (0, 1, 0)
     assert first.leads() == ["ada@example.com"]
     assert len(first.slack) == 1  # not posted again
     assert first.hs.updates == []  # neither the old action 3 nor the new action 2 ran
@@ -622,19 +630,9 @@ def test_a_killed_run_whose_workflow_was_edited_meanwhile_is_not_resumed_by_posi
 def test_a_restarted_process_with_the_same_actions_still_resumes_a_killed_run(
     make_ledger: LedgerFactory,
 ) -> None:
-    clock = Clock()
-    ledger = make_ledger(clock)
-    first = World(ledger, NOTIFY)
+    first, report = _restart_after_a_crash_in_action_3(make_ledger, NOTIFY)
 
-    async def go() -> None:
-        first.hs.kill = True
-        await first.crash()
-        clock.now += LEASE + 1
-        restarted = World(ledger, NOTIFY, share=first)  # the same config, a new process
-        report = await restarted.retrier.run()
-        assert (report.recovered, report.succeeded) == (1, 1)
-
-    asyncio.run(go())
+    assert (report.recovered, report.succeeded) == (1, 1)
     run = asyncio.run(first.runs())["notify"]
     assert (run.status, run.attempts) == ("succeeded", 2)
     assert len(first.slack) == 1 and len(first.hs.updates) == 1

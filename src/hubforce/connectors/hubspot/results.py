@@ -42,14 +42,7 @@ def map_batch_results(
             unplaced.append(obj)
             continue
         created = op == "create" or bool(obj.get("new", False))
-        by_position[pos] = WriteResult(
-            start + pos,
-            True,
-            str(obj.get("id")),
-            created=created,
-            record=_stored(obj, op, object_type),
-            modified_at=_landed(obj, object_type),
-        )
+        by_position[pos] = _succeeded(start + pos, obj, op, object_type, created=created)
     for error in body.get("errors") or ():
         failure = hs_errors.record_failure(error)
         context = error.get("context") or {}
@@ -69,14 +62,7 @@ def map_batch_results(
         # created as failed would invite a second create.
         free = [i for i in range(len(keys)) if i not in by_position]
         for pos, obj in zip(free, unplaced, strict=False):
-            by_position[pos] = WriteResult(
-                start + pos,
-                True,
-                str(obj.get("id")),
-                created=True,
-                record=_stored(obj, op, object_type),
-                modified_at=_landed(obj, object_type),
-            )
+            by_position[pos] = _succeeded(start + pos, obj, op, object_type, created=True)
     missing = RecordFailure.of(
         Category.UNKNOWN, "NO_RESULT", "HubSpot returned no result for this input"
     )
@@ -85,6 +71,20 @@ def map_batch_results(
         or WriteResult(start + i, False, keys[i] if op != "create" else None, failure=missing)
         for i in range(len(keys))
     ]
+
+
+def _succeeded(
+    index: int, obj: Mapping[str, Any], op: str, object_type: str | None, *, created: bool
+) -> WriteResult:
+    """The WriteResult of one result object of a batch answer."""
+    return WriteResult(
+        index,
+        True,
+        str(obj.get("id")),
+        created=created,
+        record=_stored(obj, op, object_type),
+        modified_at=_landed(obj, object_type),
+    )
 
 
 def _stored(obj: Mapping[str, Any], op: str, object_type: str | None) -> RemoteRecord | None:

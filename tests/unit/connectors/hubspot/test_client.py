@@ -413,3 +413,19 @@ def test_an_input_the_answer_never_mentions_is_a_failure() -> None:
     results = map_batch_results({"results": [obj("5")]}, ["5", "6"], 0, op="update")
     assert [(r.ok, r.id) for r in results] == [(True, "5"), (False, "6")]
     assert results[1].failure is not None and results[1].failure.api_code == "NO_RESULT"
+
+
+def test_a_write_result_carries_the_moment_hubspot_says_the_write_landed() -> None:
+    answer = {
+        "results": [{"id": "5", "properties": {"lastmodifieddate": STAMP}, "updatedAt": STAMP}]
+    }
+    (result,) = map_batch_results(answer, ["5"], 0, op="update", object_type="contacts")
+    assert (result.ok, result.modified_at, result.record) == (True, STAMP_MS, None)
+    created = map_batch_results(
+        {"results": [{"id": "7", "properties": {"email": "a@b.c"}, "updatedAt": STAMP}]},
+        ["0"],
+        0,
+        op="create",
+        object_type="contacts",
+    )
+    assert created[0].modified_at == STAMP_MS and created[0].record is not None
